@@ -10,7 +10,7 @@ export const gatewayIdSchema = z
   .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
 
 const mqttSchema = z
-  .object({
+  .strictObject({
     url: z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\//, 'must be an mqtt://, mqtts://, ws:// or wss:// URL').default('mqtt://127.0.0.1:1883'),
     username: z.string().optional(),
     password: z.string().optional(),
@@ -31,20 +31,25 @@ const mqttSchema = z
   .prefault({});
 
 export const configSchema = z
-  .object({
-    gateway: z.object({
+  .strictObject({
+    gateway: z.strictObject({
       id: gatewayIdSchema,
       name: z.string().optional(),
       dataDir: z.string().default('./data'),
+      /**
+       * How the gateway learns whether the system clock is synchronised: `auto` asks
+       * systemd-timesyncd / timedatectl; `synced` / `unsynced` force it (tests, boxes with GPS time).
+       */
+      timeSync: z.enum(['auto', 'synced', 'unsynced']).default('auto'),
     }),
     center: z
-      .object({
+      .strictObject({
         mqtt: mqttSchema,
         ackTimeoutSeconds: z.number().positive().default(30),
       })
       .prefault({}),
     sync: z
-      .object({
+      .strictObject({
         batchMax: z.number().int().min(1).max(10000).default(500),
         lingerMs: z.number().int().nonnegative().default(20),
         maxInflightBatches: z.number().int().min(1).max(1000).default(8),
@@ -52,7 +57,7 @@ export const configSchema = z
       })
       .prefault({}),
     http: z
-      .object({
+      .strictObject({
         listen: z.string().default('127.0.0.1:8080'),
         /** Bearer token for /api/*; unset means the API refuses every request. */
         token: z.string().optional(),
@@ -64,21 +69,30 @@ export const configSchema = z
     recordings: recordingsSchema,
     snapshots: snapshotsSchema,
     log: z
-      .object({
+      .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .prefault({}),
   })
-  .superRefine((cfg, ctx) => {
-    // Ids are used in topics, file paths and record ids: duplicates would merge two devices.
-    for (const [key, list] of [['clocks', cfg.clocks], ['cameras', cfg.cameras]] as const) {
-      const seen = new Set<string>();
-      list.forEach((item, i) => {
-        if (seen.has(item.id)) ctx.addIssue({ code: 'custom', path: [key, i, 'id'], message: `duplicate id "${item.id}"` });
-        seen.add(item.id);
-      });
-    }
-  });
+  .superRefine(
+    (cfg, ctx) => {
+      // Ids are used in topics, file paths and record ids: duplicates would merge two devices.
+      // Runs even when other keys are invalid (`when` below) so one start lists every problem;
+      // hence the defensive reads: `cfg` may be partly unparsed input here.
+      for (const key of ['clocks', 'cameras'] as const) {
+        const list: unknown = cfg?.[key];
+        if (!Array.isArray(list)) continue;
+        const seen = new Set<string>();
+        list.forEach((item: unknown, i) => {
+          const id = (item as { id?: unknown } | null)?.id;
+          if (typeof id !== 'string') return;
+          if (seen.has(id)) ctx.addIssue({ code: 'custom', path: [key, i, 'id'], message: `duplicate id "${id}"` });
+          seen.add(id);
+        });
+      }
+    },
+    { when: () => true },
+  );
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
