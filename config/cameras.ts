@@ -2,11 +2,11 @@
 import { z } from 'zod';
 import { clockIdSchema } from './clocks.js';
 
-export const cameraSchema = z.object({
+export const cameraSchema = z.strictObject({
   id: clockIdSchema,
   name: z.string().optional(),
   onvif: z
-    .object({
+    .strictObject({
       host: z.string().min(1),
       port: z.number().int().positive().default(80),
       username: z.string().optional(),
@@ -22,7 +22,7 @@ export const cameraSchema = z.object({
 export type CameraConfig = z.infer<typeof cameraSchema>;
 
 export const ffmpegSchema = z
-  .object({
+  .strictObject({
     path: z.string().optional(),
     ffprobePath: z.string().optional(),
     /** Seconds between `q` on stdin, SIGTERM and SIGKILL when stopping ffmpeg. */
@@ -33,7 +33,7 @@ export const ffmpegSchema = z
   .prefault({});
 
 export const recordingsSchema = z
-  .object({
+  .strictObject({
     /** Default: <gateway.dataDir>/recordings */
     dir: z.string().optional(),
     segmentSeconds: z.number().int().positive().default(60),
@@ -48,7 +48,7 @@ export const recordingsSchema = z
   .prefault({});
 
 export const snapshotsSchema = z
-  .object({
+  .strictObject({
     intervalSeconds: z.number().positive().default(60),
     maxBytes: z.number().int().positive().default(512 * 1024),
   })

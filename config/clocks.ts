@@ -17,7 +17,7 @@ const clockCommon = {
 };
 
 /** Serial ASCII clocks: one CR/LF-terminated line per punch. */
-export const lineClockSchema = z.object({
+export const lineClockSchema = z.strictObject({
   ...clockCommon,
   driver: z.literal('line'),
   /** Device path (/dev/ttyUSB0, /dev/serial/by-id/...), or `sim:<name>` for the built-in simulator. */
@@ -38,7 +38,7 @@ export const lineClockSchema = z.object({
 const hexId = (len: number) => z.string().regex(new RegExp(`^[0-9A-Fa-f]{${len}}$`), `must be ${len} hex digits`);
 
 /** UART fingerprint modules (Grow R30x/R503, AS608, ZFM-20). */
-export const r30xClockSchema = z.object({
+export const r30xClockSchema = z.strictObject({
   ...clockCommon,
   driver: z.literal('r30x'),
   port: z.string().min(1),
@@ -58,7 +58,7 @@ export const r30xClockSchema = z.object({
 });
 
 /** USB HID keyboard-emulating card readers. */
-export const hidWedgeClockSchema = z.object({
+export const hidWedgeClockSchema = z.strictObject({
   ...clockCommon,
   driver: z.literal('hid-wedge'),
   vendorId: z.number().int().min(0).max(0xffff),
@@ -75,7 +75,7 @@ export const hidWedgeClockSchema = z.object({
 });
 
 /** ZKTeco attendance terminals on the LAN. */
-export const zkClockSchema = z.object({
+export const zkClockSchema = z.strictObject({
   ...clockCommon,
   driver: z.literal('zk'),
   host: z.string().min(1),
