@@ -14,9 +14,14 @@ import { runDemo } from './demo/demo.js';
 export const EXIT = { ok: 0, failure: 1, badConfig: 2, storeCorrupt: 3 } as const;
 
 /** Runs a gateway until SIGTERM/SIGINT; stops within the 10 s systemd gives us. */
-async function runGateway(gw: Gateway, log: ReturnType<typeof createLogger>, onStop?: () => Promise<void>): Promise<number> {
+async function runGateway(
+  gw: Gateway,
+  log: ReturnType<typeof createLogger>,
+  hooks: { started?: () => void; stop?: () => Promise<void> } = {},
+): Promise<number> {
   try {
     await gw.start();
+    hooks.started?.();
   } catch (err) {
     if (err instanceof StoreCorruptError) {
       log.fatal({ err: err.message }, 'store is corrupt: the file was kept untouched; restore it from backup or move it away to start fresh');
@@ -40,7 +45,7 @@ async function runGateway(gw: Gateway, log: ReturnType<typeof createLogger>, onS
       }, 9000);
       hard.unref();
       gw.stop()
-        .then(() => onStop?.())
+        .then(() => hooks.stop?.())
         .then(
           () => resolve(EXIT.ok),
           (err: Error) => {
@@ -83,9 +88,9 @@ export function buildCli(): Command {
     .option('--http <listen>', 'HTTP listen address', '127.0.0.1:8080')
     .option('--every <ms>', 'simulated punch interval', '1500')
     .action(async (o: { dataDir: string; mqttPort: string; http: string; every: string }) => {
-      const log = createLogger(process.env.TPGW_LOG_LEVEL ?? 'info');
+      const log = createLogger(process.env.TPGW_LOG__LEVEL ?? 'info');
       const demo = await runDemo({ dataDir: o.dataDir, mqttPort: Number(o.mqttPort), httpListen: o.http, everyMs: Number(o.every), logger: log });
-      process.exit(await runGateway(demo.gateway, log, demo.stop));
+      process.exit(await runGateway(demo.gateway, log, { started: () => demo.started(), stop: () => demo.stop() }));
     });
 
   const config = program.command('config').description('configuration tools');

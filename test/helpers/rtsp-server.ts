@@ -23,7 +23,7 @@ gi.require_version('Gst', '1.0')
 gi.require_version('GstRtspServer', '1.0')
 from gi.repository import Gst, GstRtspServer, GLib
 
-port, width, height, fps, gop, user, password = sys.argv[1:8]
+port, width, height, fps, gop, user, password, bitrate = sys.argv[1:9]
 Gst.init(None)
 server = GstRtspServer.RTSPServer()
 server.set_address('127.0.0.1')
@@ -31,9 +31,9 @@ server.set_service(port)
 factory = GstRtspServer.RTSPMediaFactory()
 factory.set_launch(
     '( videotestsrc is-live=true pattern=smpte ! video/x-raw,width=%s,height=%s,framerate=%s/1 '
-    '! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%s bitrate=1500 '
+    '! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%s bitrate=%s '
     '! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1 )'
-    % (width, height, fps, gop))
+    % (width, height, fps, gop, bitrate))
 factory.set_shared(True)
 if user:
     auth = GstRtspServer.RTSPAuth()
@@ -62,6 +62,8 @@ export interface RtspServerOptions {
   gopSeconds?: number;
   username?: string;
   password?: string;
+  /** x264 bitrate, kbit/s (default 1500). */
+  bitrateKbps?: number;
 }
 
 export interface TestRtspServer {
@@ -101,6 +103,7 @@ export async function startRtspServer(opts: RtspServerOptions = {}): Promise<Tes
     String(Math.max(1, Math.round(fps * (opts.gopSeconds ?? 1)))),
     opts.username ?? '',
     opts.password ?? '',
+    String(opts.bitrateKbps ?? 1500),
   ];
   let child: ChildProcess | null = null;
 

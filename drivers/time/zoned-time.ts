@@ -1,0 +1,159 @@
+// Wall-clock times in an IANA zone <-> ISO-8601 instants with the offset that applied then.
+// Clocks print local time without an offset; a punch must carry the offset valid at that instant
+// (DST included), so the center can compare punches from any zone. Offsets come from the runtime's
+// time zone database through Intl.DateTimeFormat: no tz library, no hand-written DST rules.
+
+/** A local wall-clock time as a device prints it. Months and days are 1-based. */
+export interface LocalFields {
+  y: number;
+  mo: number;
+  d: number;
+  h: number;
+  mi: number;
+  s: number;
+}
+
+/** The box's IANA zone (TZ environment variable or /etc/localtime). */
+export function boxTimeZone(): string {
+  return new Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      era: 'short',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+/** Throws a RangeError naming the zone when it is not a known IANA zone; returns it otherwise. */
+export function assertTimeZone(timeZone: string): string {
+  try {
+    formatterFor(timeZone);
+  } catch {
+    throw new RangeError(`unknown time zone "${timeZone}" (expected an IANA name such as Europe/Berlin)`);
+  }
+  return timeZone;
+}
+
+/** Wall-clock fields of an instant (whole seconds) in a zone. */
+function wallFieldsAt(epochMs: number, timeZone: string): LocalFields {
+  const out: Record<string, number> = {};
+  let bc = false;
+  for (const part of formatterFor(timeZone).formatToParts(new Date(epochMs))) {
+    if (part.type === 'era') bc = part.value.startsWith('B');
+    else if (part.type !== 'literal') out[part.type] = Number(part.value);
+  }
+  return { y: bc ? 1 - out.year : out.year, mo: out.month, d: out.day, h: out.hour, mi: out.minute, s: out.second };
+}
+
+/** The fields read as if they were UTC, in ms (no two-digit-year surprises of Date.UTC). */
+function fieldsAsUtcMs(f: LocalFields): number {
+  const date = new Date(0);
+  date.setUTCFullYear(f.y, f.mo - 1, f.d);
+  date.setUTCHours(f.h, f.mi, f.s, 0);
+  return date.getTime();
+}
+
+/** Offset of the zone from UTC at an instant, in ms (east positive). */
+export function offsetMsAt(epochMs: number, timeZone: string): number {
+  const whole = Math.floor(epochMs / 1000) * 1000;
+  return fieldsAsUtcMs(wallFieldsAt(whole, timeZone)) - whole;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysInMonth(y: number, mo: number): number {
+  return mo === 2 && isLeap(y) ? 29 : DAYS_IN_MONTH[mo - 1];
+}
+
+function isLeap(y: number): boolean {
+  return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+}
+
+/** Why the fields are not a real calendar time, or null when they are. */
+export function invalidLocalFieldsReason(f: LocalFields): string | null {
+  const all = [f.y, f.mo, f.d, f.h, f.mi, f.s];
+  if (!all.every(Number.isInteger)) return 'time fields must be integers';
+  if (f.y < 1000 || f.y > 9999) return `year ${f.y} out of range 1000-9999`;
+  if (f.mo < 1 || f.mo > 12) return `month ${f.mo} out of range 1-12`;
+  const dim = daysInMonth(f.y, f.mo);
+  if (f.d < 1 || f.d > dim) return `day ${f.d} does not exist in ${f.y}-${pad2(f.mo)} (${dim} days)`;
+  if (f.h > 23 || f.h < 0) return `hour ${f.h} out of range 0-23`;
+  if (f.mi > 59 || f.mi < 0) return `minute ${f.mi} out of range 0-59`;
+  if (f.s > 59 || f.s < 0) return `second ${f.s} out of range 0-59`;
+  return null;
+}
+
+/**
+ * A wall-clock time in `timeZone` (default: the box's) as ISO-8601 with the offset in force then.
+ * Throws a RangeError for impossible dates (2026-02-30, 25:00) and unknown zones.
+ *
+ * Around DST changes it behaves like Temporal's "compatible" disambiguation: a repeated hour
+ * (autumn) means its first occurrence; a skipped hour (spring) is moved forward by the gap, so
+ * 02:30 on the Berlin spring-forward day becomes 03:30+02:00 — the same instant a clock that
+ * ignores DST meant.
+ */
+export function localToIso(fields: LocalFields, timeZone: string = boxTimeZone()): string {
+  const reason = invalidLocalFieldsReason(fields);
+  if (reason) throw new RangeError(reason);
+  assertTimeZone(timeZone);
+  const local = fieldsAsUtcMs(fields);
+  const day = 86_400_000;
+  // Offsets a day either side bracket at most one transition (zones change at most twice a year).
+  const before = offsetMsAt(local - day, timeZone);
+  const after = offsetMsAt(local + day, timeZone);
+  // Common case, no transition near: one offset fits (two Intl look-ups per line in all).
+  if (before === after) return formatIso(local - before, before);
+  const isValid = (t: number): boolean => offsetMsAt(t, timeZone) === local - t;
+  const candidates = [local - before, local - after].filter(isValid).sort((a, b) => a - b);
+  const instant = candidates.length > 0 ? candidates[0] : local - before;
+  return isoInZone(new Date(instant), timeZone);
+}
+
+/**
+ * An instant as ISO-8601 wall time in `timeZone` (default: the box's) with its offset, e.g.
+ * 2026-03-29T03:30:00+02:00. Milliseconds appear only when non-zero. For historical instants whose
+ * offset has seconds (local mean time before ~1900), the UTC form +00:00 is returned, because an
+ * ISO offset cannot carry seconds and a rounded one would name a different instant.
+ */
+export function isoInZone(date: Date, timeZone: string = boxTimeZone()): string {
+  const ms = date.getTime();
+  if (!Number.isFinite(ms)) throw new RangeError('invalid Date');
+  assertTimeZone(timeZone);
+  return formatIso(ms, offsetMsAt(ms, timeZone));
+}
+
+function formatIso(ms: number, offsetMs: number): string {
+  const offset = offsetMs % 60_000 === 0 ? offsetMs : 0;
+  const wall = new Date(ms + offset);
+  const frac = wall.getUTCMilliseconds();
+  const abs = Math.abs(offset) / 60_000;
+  return (
+    `${pad4(wall.getUTCFullYear())}-${pad2(wall.getUTCMonth() + 1)}-${pad2(wall.getUTCDate())}` +
+    `T${pad2(wall.getUTCHours())}:${pad2(wall.getUTCMinutes())}:${pad2(wall.getUTCSeconds())}` +
+    (frac ? `.${String(frac).padStart(3, '0')}` : '') +
+    `${offset < 0 ? '-' : '+'}${pad2(Math.floor(abs / 60))}:${pad2(abs % 60)}`
+  );
+}
+
+function pad2(n: number): string {
+  return String(n).padStart(2, '0');
+}
+
+function pad4(n: number): string {
+  return String(n).padStart(4, '0');
+}

@@ -1,0 +1,33 @@
+// A real 96x54 JPEG (ffmpeg lavfi testsrc, one frame) served by the simulator's /snapshot.jpg.
+// Embedded so the simulator needs no ffmpeg; tests that need a bigger picture pass their own.
+export const SIM_JPEG = Buffer.from(
+  '/9j/4AAQSkZJRgABAgAAAQABAAD//gAQTGF2YzU5LjM3LjEwMAD/2wBDAAgQEBMQExYWFhYWFhoYGhsbGxoaGhobGxsdHR0i' +
+  'IiIdHR0bGx0dICAiIiUmJSMjIiMmJigoKDAwLi44ODpFRVP/xAC6AAADAQEBAQEAAAAAAAAAAAAABgcIBQQCAwEAAgMBAQEA' +
+  'AAAAAAAAAAAAAAcFBggDBAEQAAAFAAcCCAsFCQEAAAAAAAACAxEBQ4IhEsEEBRMxslFBcdGBBiKhsWJhFJJCFVKTMoPDs3PS' +
+  'RHQjkTU04VNUMxEAAQIDAwcGCAwGAwEAAAAAAQIABAMRMSEFEkODgcFCwhPRk3EiUbHSkVNSQQYUFZKhszWCVHJhsmIy4fHi' +
+  'RKN0IzQzY//AABEIADYAYAMBEgACEgADEgD/2gAMAwEAAhEDEQA/AM/gAxjGzadSVcR7dFS26sk3PJX5ovTLWTa24RUVu69j' +
+  '9S5fLTJSO8mvULz330sbAwLP6Pjdfh434OgY+JplGWmXkilRlqKkoqKp7OURlUNaVo6bp2TplC8WzieE3B/nxBxiIiIiIaIs' +
+  'iI5B64CFzqx9wH81PB5e52oAAUFwHqdf9q8dtgYWZ6QiVJ+aCq9fKgDuTX9waDWtUxSlKUVKUSpSlEkqJvJJN5JNpc3ALUx7' +
+  'nY1nUaOtgDUaOtgJaF3tW1kLvatrX+O5jScDMdzGk4GsgEqxr9j2KAYAY7UxrOo0dbAGo0dbAS0LvatrIXe1bWv8dzGk4GY7' +
+  'mNJwNZAJZjX7GuafnNkbZnN3J3P7JufkieXz9YWAyYKK5M5Cz2DZXdOwHwuvvRXtRgXvsv3qGl1iEUywm2bLA9GnamJuybCU' +
+  '1F5yQ3A9G6dSVcRx+z60roHmd5bpZnjZ7d88jP5wwYrd17HFJmmdJlk2pqknvpS+3ut/F5AwLP6Pjd8n4enDsRi0ooJc0Spy' +
+  'EinZCzMBTQJSAAoKyQK0TS+rfgD4x9GPAAAMYx1XsuSJPmTcsQnHrSacB+vZf9q+x+8EjDJBUVesCnl/k+sLvatrpeNz1Jky' +
+  '5NBkrmcoTfWstJSKX0pSYa3dz8eO5jScDrIBKsa/Y5qAWlj3WxrOo0dbAGo0dbAS0LvatrIXe1bWv8dzGk4GY7mNJwNZAJVj' +
+  'X7HsUAwAx2pjWdRo62ANRo62AloXe1bWQu9q2tf47mNJwMx3MaTgayASzGv2OdnlEqi2XKdScwjC18splhF0CmMpBVdoY8wx' +
+  'DXJlKL0s8FezinIb3tny7Q7x7yc7EvGuoru/cud9mNdLG+brWC/+6/q+T+LlXqv4d/8Ah/k/oa/da7MrmLm1UWi6dGVJm13T' +
+  'OQsNazMpL2cQ8fZv+oz+6q/ioiKhd7VtZC72ra2BjuY0nAzHcxpOB3kAlWNfseABX8tmUCs6yUc5y9IHSZsqYbELP1TzMbbn' +
+  'xMg2TZR+unnfh7MKQVTME+KCTFvw3rG5bJfqFVymdys7swhLb/4hLPCGLDrAXkekCRf6Pq+WuppKdInDNzPiq5nnjGYVUyFE' +
+  'QKkSZiUKASSAJoPbKt0AoCbxeVC9uBYM6vJjlKW5HapXvpV+0dlRQhocpizE2xMTEuNEvOMuCiiAfd59D6+TXzPJbd0XESUq' +
+  'UkzZYUklKklaQQRcQRWoINoccD0qsnO45PWjpGt3mFGHxn2WI6KZ4rfrzHEQEYbIaIPVKmeK4/qNHWwFO9IRJ9SqZX4zljxy' +
+  'NaQu9q2vOMNAxf2af0S/Fbcx3MaTgeeJsFFSqZcPPRWzKlLFad1Q4WL4XOZX/ej8wnSNRtLw8LEC2TNHWhXM2O1OYaf5qZ8R' +
+  'XM6SJzmUFTOyak8xTdAzQ9TSsQghbFQ400vxnoJpKRCRAtkTho1czYNRo62AjGbyuYjeirD7u4a3wDN8Lvatr1xJxKBP93Dd' +
+  'NL8Z23HcxpOB8UDkacp/x1sy+zWndWjoIkiWWXjekr6hugZdesV4jA/a4bppfjOityQ8VDi2dKHWtPO+2ZdY6WxMooZJil2c' +
+  'mNKbFa7FyZutDQ0NYw+EpbeM+cov0leUt6rjIbz8npEc7e3ukN5iT0aOZ16HlTBahQ60l0Tszl5NmFcw7QRPZM2/aGKZ7z+z' +
+  's9ze0Fr0XMH+lFUzcRDT4oCchgaKPquvbIiVp9IeUONxxaSqSnKGUApRTUVAVQAkW0JSaH10LnZUfBza5ETDrpbkzZZpXvop' +
+  '6NGajZDOf82Y+Uf9Ipb4RArZf1NTN1iKh/PSukTzuKgHdjSjGzadSVcQadSVcRFRW7r2Mit3XsbAwLP6PjZgWf0fG6npmZmD' +
+  'bGXmDPJfJmImZ6p8fOOZp/8AdJ1uBIkMPnkK5I1IP7fwIqTqPhcfA/8AYR9b8pdO9sMJRMk+/wAvIQuVRM641mpUpKEGouyk' +
+  'E0vFSk29kB3D2p+horQ/Py39gDpY7YxrOo0dbAGo0dbAS0LvatrIXe1bWv8AHcxpOBmO5jScDWQCVY1+x7FAMAMdqY1nUaOt' +
+  'gDUaOtgJaF3tW1kLvatrX+O5jScDMdzGk4GsgEsxr9j4WmZaDzKxmmCyxY8qyb3Vyf4HT0r/AMDfmTwShn4fICiZqqHJNAP1' +
+  'XGur1OQw3/xV98+BLfXthiy5CEwMrLQqakLmrBABlEqTyff2iO1ZcKXgl1D21+kZP+qj52a6bp1JVxBp1JVxHrit3XsZFbuv' +
+  'Y6/gWf0fGzAs/o+NswBEsbAY/wD/2Q=='
+  , 'base64');

@@ -1,0 +1,11 @@
+// The logging surface sync/ needs. pino's Logger satisfies it; tests pass nothing and get the
+// silent one. Kept minimal so sync/ never depends on how gateway/ configures logging.
+export interface SyncLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+const noop = (): void => {};
+export const silentLogger: SyncLogger = { debug: noop, info: noop, warn: noop, error: noop };

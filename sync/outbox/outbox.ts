@@ -1,0 +1,354 @@
+// The outbox is the only uplink queue: every record the center must receive is a row here, from
+// the moment it is stored until the center acks the batch that carried it.
+//
+// State per record:  pending -> in flight (in a named batch) -> settled (center acked).
+// Rows are written once and never rewritten. Batches always take the oldest pending rows, so the
+// pending rows are exactly those above a per-stream cursor (stream_meta.claimed_seq), and each
+// batch is a seq range recorded in outbox_batches (ranges never overlap). Claiming or settling
+// 500 records is one small row, and a batch message is the stored JSON joined with commas.
+//
+// Durability: records are added inside the caller's synchronous=FULL transaction (a punch is on
+// disk before append() returns). Claims and settlements commit with synchronous=NORMAL: WAL keeps
+// them atomic and a process crash loses none; a power cut may roll back the latest ones, which
+// only means a batch is sent again (same record ids; the center deduplicates and re-acks).
+// Batch ids are stored, so after a restart an in-flight batch is re-sent with the same id.
+import { randomBytes } from 'node:crypto';
+import type { Database, Statement } from 'better-sqlite3';
+import type { OutboxState, StreamName, StreamStats, WireRecord } from '../types.js';
+
+export interface OutboxRecordInput {
+  recordId: string;
+  /** Records sharing an order key (e.g. one clock) reach the center in seq order. */
+  orderKey: string;
+  payload: object;
+  /** Use this seq instead of the stream counter (attendance uses the punch seq). */
+  seq?: number;
+}
+
+export interface PendingRow {
+  seq: number;
+  /** The wire record as JSON text. */
+  payload: string;
+}
+
+export interface InflightBatch {
+  batch: string;
+  records: WireRecord[];
+  sentAt: string;
+}
+
+/** A batch as the uplink sends it: its id plus the pre-serialised records, in seq order. */
+export interface BatchPayloads {
+  batch: string;
+  firstSeq: number;
+  lastSeq: number;
+  sentAt: string;
+  attempts: number;
+  payloads: string[];
+}
+
+export interface InflightSummary {
+  batch: string;
+  firstSeq: number;
+  lastSeq: number;
+  count: number;
+  sentAt: string;
+  attempts: number;
+}
+
+export interface RecordState {
+  seq: number;
+  state: OutboxState;
+  batch: string | null;
+  settledAt: string | null;
+}
+
+const INFLIGHT = 1;
+const SETTLED = 2;
+
+interface BatchRow {
+  batch: string;
+  first_seq: number;
+  last_seq: number;
+  records: number;
+  state: number;
+  sent_at: string;
+  attempts: number;
+  settled_at: string | null;
+}
+
+function counterName(stream: StreamName): string {
+  return `outbox:${stream}`;
+}
+
+export class Outbox {
+  private readonly st: ReturnType<typeof prepare>;
+
+  constructor(private readonly db: Database) {
+    this.st = prepare(db);
+  }
+
+  /**
+   * Adds a record as pending and returns its seq. Gap-free per stream: the counter is bumped in
+   * the same transaction (callers wrap it in theirs, e.g. PunchStore.append).
+   */
+  enqueue(stream: StreamName, rec: OutboxRecordInput): number {
+    return this.db.transaction(() => {
+      let seq: number;
+      if (rec.seq === undefined) {
+        seq = Number((this.st.bump.get(counterName(stream)) as { value: number }).value);
+      } else {
+        if (!Number.isSafeInteger(rec.seq) || rec.seq < 1) throw new RangeError(`outbox seq must be a positive integer, got ${rec.seq}`);
+        seq = rec.seq;
+        this.st.raiseCounter.run(counterName(stream), seq, seq);
+      }
+      // A record below the cursor would silently count as part of an old batch.
+      if (seq <= this.claimed(stream)) throw new RangeError(`outbox seq ${seq} is not above the last claimed seq of ${stream}`);
+      this.st.insert.run(stream, seq, rec.recordId, rec.orderKey, JSON.stringify(rec.payload), new Date().toISOString());
+      return seq;
+    })();
+  }
+
+  /** Oldest pending rows first, at most `max`. */
+  takePending(stream: StreamName, max: number): PendingRow[] {
+    return this.st.pendingRows.all(stream, this.claimed(stream), Math.max(0, Math.trunc(max))) as PendingRow[];
+  }
+
+  /**
+   * Takes up to `max` oldest pending rows as a new in-flight batch, in one transaction.
+   * Returns null when nothing is pending.
+   */
+  takeBatch(stream: StreamName, max: number, now: Date = new Date()): BatchPayloads | null {
+    return this.relaxed(() => {
+      const rows = this.takePending(stream, max);
+      if (rows.length === 0) return null;
+      const firstSeq = rows[0].seq;
+      const lastSeq = rows[rows.length - 1].seq;
+      const batch = newBatchId(stream, firstSeq, lastSeq);
+      const sentAt = now.toISOString();
+      this.st.insertBatch.run(stream, batch, firstSeq, lastSeq, rows.length, sentAt);
+      this.st.setClaimed.run(stream, lastSeq);
+      return { batch, firstSeq, lastSeq, sentAt, attempts: 1, payloads: rows.map((x) => x.payload) };
+    });
+  }
+
+  /**
+   * Claims the given seqs as batch `batch`. They must be the oldest pending rows, in order
+   * (batches are always the head of the queue); anything else throws and changes nothing.
+   */
+  claim(stream: StreamName, batch: string, seqs: number[]): void {
+    if (seqs.length === 0) return;
+    this.relaxed(() => {
+      const head = this.takePending(stream, seqs.length).map((r) => r.seq);
+      if (head.length !== seqs.length || head.some((s, i) => s !== seqs[i])) {
+        throw new Error(`claim: seqs [${seqs.slice(0, 5).join(',')}${seqs.length > 5 ? ',…' : ''}] are not the oldest pending rows of ${stream}`);
+      }
+      this.st.insertBatch.run(stream, batch, head[0], head[head.length - 1], head.length, new Date().toISOString());
+      this.st.setClaimed.run(stream, head[head.length - 1]);
+    });
+  }
+
+  /** True when at least `n` rows are pending (an index seek, not a count). */
+  hasPending(stream: StreamName, n: number): boolean {
+    if (n <= 0) return true;
+    return this.st.nthPending.get(stream, this.claimed(stream), n - 1) !== undefined;
+  }
+
+  /** The in-flight batch's records as stored (same ids, same order); null if it is not in flight. */
+  batchPayloads(stream: StreamName, batch: string): BatchPayloads | null {
+    const b = this.st.batch.get(stream, batch) as BatchRow | undefined;
+    if (!b || b.state !== INFLIGHT) return null;
+    const payloads = this.st.rangePayloads.all(stream, b.first_seq, b.last_seq) as string[];
+    return { batch, firstSeq: b.first_seq, lastSeq: b.last_seq, sentAt: b.sent_at, attempts: b.attempts, payloads };
+  }
+
+  /** Records a re-send of an in-flight batch (sent_at, attempts). Returns 1, or 0 if not in flight. */
+  markResent(stream: StreamName, batch: string, now: Date = new Date()): number {
+    return this.relaxed(() => this.st.markResent.run(now.toISOString(), stream, batch).changes);
+  }
+
+  /** In-flight batches, oldest first, without their payloads. */
+  inflightSummary(stream: StreamName): InflightSummary[] {
+    return (this.st.inflight.all(stream) as BatchRow[]).map((b) => ({
+      batch: b.batch, firstSeq: b.first_seq, lastSeq: b.last_seq, count: b.records, sentAt: b.sent_at, attempts: b.attempts,
+    }));
+  }
+
+  /** In-flight batches with their records parsed, oldest first. */
+  inflightBatches(stream: StreamName): InflightBatch[] {
+    return this.inflightSummary(stream).map((s) => ({
+      batch: s.batch,
+      sentAt: s.sentAt,
+      records: (this.st.rangePayloads.all(stream, s.firstSeq, s.lastSeq) as string[]).map((x) => JSON.parse(x) as WireRecord),
+    }));
+  }
+
+  /**
+   * The center acked `batch`: its records become settled; returns how many. Unknown or already
+   * settled batches change nothing but the last-ack time and return 0 (acks may repeat).
+   */
+  settle(stream: StreamName, batch: string, now: Date = new Date()): number {
+    return this.relaxed(() => {
+      const iso = now.toISOString();
+      this.st.touchAck.run(stream, iso);
+      const b = this.st.batch.get(stream, batch) as BatchRow | undefined;
+      if (!b || b.state !== INFLIGHT) return 0;
+      this.st.settle.run(iso, stream, batch);
+      return b.records;
+    });
+  }
+
+  /**
+   * Puts every in-flight or settled record with seq >= fromSeq back to pending (they will be
+   * sent again in new batches). Returns how many records were re-queued.
+   */
+  resendFrom(stream: StreamName, fromSeq: number): number {
+    return this.db.transaction(() => {
+      const claimed = this.claimed(stream);
+      const from = Math.max(1, Math.trunc(fromSeq));
+      if (from > claimed) return 0;
+      const n = (this.st.countRange.get(stream, from, claimed) as { n: number }).n;
+      this.st.deleteBatchesFrom.run(stream, from);
+      // The batch straddling `from` keeps only its lower part (its records below `from`).
+      const straddling = this.st.batchAt.get(stream, from) as BatchRow | undefined;
+      if (straddling && straddling.last_seq >= from) {
+        const kept = (this.st.countRange.get(stream, straddling.first_seq, from - 1) as { n: number }).n;
+        this.st.truncateBatch.run(from - 1, kept, stream, straddling.batch);
+      }
+      this.st.setClaimed.run(stream, from - 1);
+      return n;
+    })();
+  }
+
+  pendingCount(stream: StreamName): number {
+    return (this.st.countAbove.get(stream, this.claimed(stream)) as { n: number }).n;
+  }
+
+  /** State of each stored record from `fromSeq` on, in seq order (audit, tests). */
+  states(stream: StreamName, fromSeq = 1, limit = 1000): RecordState[] {
+    return this.statesOf(stream, this.st.seqsFrom.all(stream, fromSeq, limit) as number[]);
+  }
+
+  /** State of the given records (cheapest when seqs are ascending). */
+  statesOf(stream: StreamName, seqs: readonly number[]): RecordState[] {
+    const claimed = this.claimed(stream);
+    let b: BatchRow | undefined;
+    return seqs.map((seq): RecordState => {
+      if (seq > claimed) return { seq, state: 'pending', batch: null, settledAt: null };
+      if (!b || seq < b.first_seq || seq > b.last_seq) b = this.st.batchAt.get(stream, seq) as BatchRow | undefined;
+      // Below the cursor every record is in a batch; "pending" is only a fallback for a
+      // record that would not be (it will never be sent again unless resendFrom reaches it).
+      if (!b || seq > b.last_seq) return { seq, state: 'pending', batch: null, settledAt: null };
+      return { seq, state: b.state === SETTLED ? 'settled' : 'inflight', batch: b.batch, settledAt: b.settled_at };
+    });
+  }
+
+  stats(stream: StreamName, now: Date = new Date()): StreamStats {
+    const claimed = this.claimed(stream);
+    const pending = (this.st.countAbove.get(stream, claimed) as { n: number }).n;
+    const inflightRows = this.st.inflight.all(stream) as BatchRow[];
+    const inflight = inflightRows.reduce((s, b) => s + b.records, 0);
+    const upToClaimed = (this.st.countRange.get(stream, 1, claimed) as { n: number }).n;
+    // The oldest unsettled record is the first of the oldest in-flight batch, else the first pending.
+    const from = inflightRows.length ? inflightRows[0].first_seq : claimed + 1;
+    const oldest = (this.st.firstCreatedFrom.get(stream, from) as { created_at: string } | undefined)?.created_at;
+    const meta = this.st.meta.get(stream) as { last_ack_at: string | null } | undefined;
+    const last = this.st.counter.get(counterName(stream)) as { value: number } | undefined;
+    return {
+      stream,
+      pending,
+      inflight,
+      settled: upToClaimed - inflight,
+      oldestPendingAgeSeconds: oldest === undefined ? null : Math.max(0, (now.getTime() - Date.parse(oldest)) / 1000),
+      lastAckAt: meta?.last_ack_at ?? null,
+      lastSeq: last ? Number(last.value) : 0,
+    };
+  }
+
+  /**
+   * Deletes records (and their punches) of batches settled more than keepSettledDays ago.
+   * Pending and in-flight records are never touched, whatever their age or number. Counters are
+   * untouched, so sequences stay gap-free and never reuse a number. Returns records deleted.
+   */
+  prune(now: Date, keepSettledDays: number): number {
+    const cutoff = new Date(now.getTime() - keepSettledDays * 86_400_000).toISOString();
+    return this.db.transaction(() => {
+      let deleted = 0;
+      for (const b of this.st.oldSettled.all(cutoff) as (BatchRow & { stream: StreamName })[]) {
+        // Defence in depth: never below the cursor's reach, i.e. never a pending row.
+        const last = Math.min(b.last_seq, this.claimed(b.stream));
+        if (b.stream === 'attendance') this.st.prunePunches.run(b.first_seq, last);
+        deleted += this.st.pruneRows.run(b.stream, b.first_seq, last).changes;
+        this.st.deleteBatch.run(b.stream, b.batch);
+      }
+      return deleted;
+    })();
+  }
+
+  private claimed(stream: StreamName): number {
+    return (this.st.claimed.get(stream) as { claimed_seq: number } | undefined)?.claimed_seq ?? 0;
+  }
+
+  /** Runs fn in a transaction committed with synchronous=NORMAL (see the header comment). */
+  private relaxed<T>(fn: () => T): T {
+    if (this.db.inTransaction) return this.db.transaction(fn)();
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.db.transaction(fn)();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+}
+
+function prepare(db: Database) {
+  const p = <A extends unknown[]>(sql: string): Statement<A> => db.prepare<A>(sql);
+  return {
+    bump: p<[string]>(
+      'INSERT INTO counters(name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value',
+    ),
+    raiseCounter: p<[string, number, number]>(
+      'INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = max(value, ?)',
+    ),
+    counter: p<[string]>('SELECT value FROM counters WHERE name = ?'),
+    claimed: p<[string]>('SELECT claimed_seq FROM stream_meta WHERE stream = ?'),
+    setClaimed: p<[string, number]>(
+      'INSERT INTO stream_meta(stream, claimed_seq) VALUES (?, ?) ON CONFLICT(stream) DO UPDATE SET claimed_seq = excluded.claimed_seq',
+    ),
+    meta: p<[string]>('SELECT last_ack_at FROM stream_meta WHERE stream = ?'),
+    touchAck: p<[string, string]>(
+      'INSERT INTO stream_meta(stream, last_ack_at) VALUES (?, ?) ON CONFLICT(stream) DO UPDATE SET last_ack_at = excluded.last_ack_at',
+    ),
+    insert: p<[string, number, string, string, string, string]>(
+      'INSERT INTO outbox(stream, seq, record_id, order_key, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    pendingRows: p<[string, number, number]>('SELECT seq, payload FROM outbox WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?'),
+    nthPending: p<[string, number, number]>('SELECT seq FROM outbox WHERE stream = ? AND seq > ? ORDER BY seq LIMIT 1 OFFSET ?'),
+    countAbove: p<[string, number]>('SELECT count(*) AS n FROM outbox WHERE stream = ? AND seq > ?'),
+    countRange: p<[string, number, number]>('SELECT count(*) AS n FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ?'),
+    seqsFrom: p<[string, number, number]>('SELECT seq FROM outbox WHERE stream = ? AND seq >= ? ORDER BY seq LIMIT ?').pluck(),
+    rangePayloads: p<[string, number, number]>('SELECT payload FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ? ORDER BY seq').pluck(),
+    firstCreatedFrom: p<[string, number]>('SELECT created_at FROM outbox WHERE stream = ? AND seq >= ? ORDER BY seq LIMIT 1'),
+    insertBatch: p<[string, string, number, number, number, string]>(
+      'INSERT INTO outbox_batches(stream, batch, first_seq, last_seq, records, state, sent_at, attempts) VALUES (?, ?, ?, ?, ?, 1, ?, 1)',
+    ),
+    batch: p<[string, string]>('SELECT * FROM outbox_batches WHERE stream = ? AND batch = ?'),
+    batchAt: p<[string, number]>('SELECT * FROM outbox_batches WHERE stream = ? AND first_seq <= ? ORDER BY first_seq DESC LIMIT 1'),
+    inflight: p<[string]>('SELECT * FROM outbox_batches WHERE stream = ? AND state = 1 ORDER BY first_seq'),
+    markResent: p<[string, string, string]>(
+      'UPDATE outbox_batches SET sent_at = ?, attempts = attempts + 1 WHERE stream = ? AND batch = ? AND state = 1',
+    ),
+    settle: p<[string, string, string]>('UPDATE outbox_batches SET state = 2, settled_at = ? WHERE stream = ? AND batch = ? AND state = 1'),
+    deleteBatchesFrom: p<[string, number]>('DELETE FROM outbox_batches WHERE stream = ? AND first_seq >= ?'),
+    truncateBatch: p<[number, number, string, string]>('UPDATE outbox_batches SET last_seq = ?, records = ? WHERE stream = ? AND batch = ?'),
+    oldSettled: p<[string]>('SELECT * FROM outbox_batches WHERE state = 2 AND settled_at < ? ORDER BY stream, first_seq'),
+    prunePunches: p<[number, number]>('DELETE FROM punches WHERE seq BETWEEN ? AND ?'),
+    pruneRows: p<[string, number, number]>('DELETE FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ?'),
+    deleteBatch: p<[string, string]>('DELETE FROM outbox_batches WHERE stream = ? AND batch = ?'),
+  };
+}
+
+/** `<stream>-<firstSeq>-<lastSeq>-<random>`: readable in logs, unique across restarts. */
+export function newBatchId(stream: StreamName, firstSeq: number, lastSeq: number): string {
+  return `${stream}-${firstSeq}-${lastSeq}-${randomBytes(4).toString('hex')}`;
+}

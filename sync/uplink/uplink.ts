@@ -1,0 +1,255 @@
+// Moves one outbox stream to the center: batches of pending rows are published on
+// <prefix>/<G>/<stream> and stay in flight until the center acks them on .../<stream>/ack.
+//
+// Rules kept here:
+// - At most batchMax records per batch; a partial batch waits up to lingerMs to fill.
+// - At most maxInflightBatches unacked; new batches leave in seq order.
+// - On start and on every reconnect, every in-flight batch (read from SQLite) is re-sent first,
+//   oldest first, with the same batch id and records; so is any batch unacked after ackTimeoutMs.
+// - Only the center's ack settles a batch (a PUBACK only proves the broker took it).
+// - No queue in memory: pending rows stay in SQLite; the only in-memory state is the set of
+//   in-flight batch ids (bounded by maxInflightBatches, plus those found in flight at start).
+import { EventEmitter } from 'node:events';
+import type { StreamName } from '../types.js';
+import type { Outbox, BatchPayloads } from '../outbox/outbox.js';
+import type { MqttLink } from '../mqtt/link.js';
+import type { Topics } from '../mqtt/topics.js';
+import { silentLogger, type SyncLogger } from '../logger.js';
+import { parseAck } from './ack-parser.js';
+
+export interface UplinkOptions {
+  stream: StreamName;
+  outbox: Outbox;
+  link: MqttLink;
+  topics: Topics;
+  batchMax: number;
+  lingerMs: number;
+  maxInflightBatches: number;
+  ackTimeoutMs: number;
+  logger?: SyncLogger;
+}
+
+export interface UplinkStatus {
+  stream: StreamName;
+  running: boolean;
+  inflightBatches: number;
+  batchesSent: number;
+  batchesResent: number;
+  batchesAcked: number;
+  recordsAcked: number;
+  badAcks: number;
+  lastAckAt: string | null;
+}
+
+export interface UplinkEvents {
+  /** The center acked `batch`; `records` rows were settled (0 for a duplicate ack). */
+  settled: [batch: string, records: number];
+  /** A batch message was handed to MQTT (resend = same id again). */
+  sent: [batch: string, records: number, resend: boolean];
+}
+
+interface Inflight {
+  sentAt: number;
+}
+
+/** The batch message: the stored record JSON is spliced in as is, never re-serialised. */
+export function batchMessage(batch: string, payloads: readonly string[]): string {
+  return `{"v":1,"batch":${JSON.stringify(batch)},"records":[${payloads.join(',')}]}`;
+}
+
+export class Uplink extends EventEmitter<UplinkEvents> {
+  private readonly log: SyncLogger;
+  private readonly inflight = new Map<string, Inflight>();
+  private readonly topic: string;
+  private readonly ackTopic: string;
+  private running = false;
+  private pumpScheduled = false;
+  private lingerDeadline: number | null = null;
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private ackTimer: NodeJS.Timeout | null = null;
+  private counters = { batchesSent: 0, batchesResent: 0, batchesAcked: 0, recordsAcked: 0, badAcks: 0 };
+  private lastAckAt: string | null = null;
+
+  private readonly onMessage = (topic: string, payload: Buffer) => {
+    if (topic === this.ackTopic) this.handleAck(payload);
+  };
+  private readonly onConnected = () => this.resendInflight('reconnect');
+  private readonly onDisconnected = () => this.clearLinger();
+
+  constructor(private readonly opts: UplinkOptions) {
+    super();
+    if (opts.batchMax < 1 || opts.maxInflightBatches < 1) throw new RangeError('batchMax and maxInflightBatches must be >= 1');
+    this.log = opts.logger ?? silentLogger;
+    this.topic = opts.topics.stream(opts.stream);
+    this.ackTopic = opts.topics.ack(opts.stream);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const { link } = this.opts;
+    link.subscribe(this.ackTopic);
+    link.on('message', this.onMessage);
+    link.on('connected', this.onConnected);
+    link.on('disconnected', this.onDisconnected);
+    const period = Math.max(50, Math.min(1000, Math.floor(this.opts.ackTimeoutMs / 4)));
+    this.ackTimer = setInterval(() => this.checkAckTimeouts(), period);
+    this.ackTimer.unref();
+    this.resync();
+    if (link.isConnected()) this.resendInflight('start');
+  }
+
+  /** New pending rows exist. Cheap: coalesces into one pump on the next tick. */
+  notify(): void {
+    if (!this.running || this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /**
+   * Re-reads which batches are in flight from SQLite (after the outbox was changed behind our
+   * back, e.g. sync/resend), then sends whatever is due.
+   */
+  resync(): void {
+    const now = Date.now();
+    const known = new Map(this.inflight);
+    this.inflight.clear();
+    for (const s of this.opts.outbox.inflightSummary(this.opts.stream)) {
+      const sentAt = known.get(s.batch)?.sentAt ?? (Date.parse(s.sentAt) || now);
+      this.inflight.set(s.batch, { sentAt: Math.min(sentAt, now) });
+    }
+    this.notify();
+  }
+
+  /** A center ack. Malformed payloads are logged and ignored; unknown batches settle nothing. */
+  handleAck(payload: Buffer): void {
+    const ack = parseAck(payload);
+    if (!ack.ok) {
+      this.counters.badAcks++;
+      this.log.warn({ stream: this.opts.stream, error: ack.error }, 'uplink: ignored malformed ack');
+      return;
+    }
+    let n: number;
+    try {
+      n = this.opts.outbox.settle(this.opts.stream, ack.batch);
+    } catch (err) {
+      // The row stays in flight and the batch is re-sent later; the center acks it again.
+      this.log.error({ stream: this.opts.stream, batch: ack.batch, err: (err as Error).message }, 'uplink: could not settle batch');
+      return;
+    }
+    this.inflight.delete(ack.batch);
+    this.lastAckAt = new Date().toISOString();
+    this.counters.batchesAcked++;
+    this.counters.recordsAcked += n;
+    if (n === 0) this.log.debug({ stream: this.opts.stream, batch: ack.batch }, 'uplink: ack for unknown or settled batch');
+    this.emit('settled', ack.batch, n);
+    this.notify();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    const { link } = this.opts;
+    link.off('message', this.onMessage);
+    link.off('connected', this.onConnected);
+    link.off('disconnected', this.onDisconnected);
+    this.clearLinger();
+    if (this.ackTimer) clearInterval(this.ackTimer);
+    this.ackTimer = null;
+  }
+
+  status(): UplinkStatus {
+    return { stream: this.opts.stream, running: this.running, inflightBatches: this.inflight.size, ...this.counters, lastAckAt: this.lastAckAt };
+  }
+
+  private clearLinger(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
+    this.lingerDeadline = null;
+  }
+
+  /** Re-sends every in-flight batch, oldest first, then continues with new ones. */
+  private resendInflight(why: string): void {
+    if (!this.running) return;
+    this.resync();
+    const batches = [...this.inflight.keys()];
+    if (batches.length) this.log.info({ stream: this.opts.stream, batches: batches.length, why }, 'uplink: re-sending in-flight batches');
+    for (const b of batches) this.resend(b);
+    this.pump();
+  }
+
+  private resend(batch: string): void {
+    if (!this.opts.link.isConnected()) return;
+    const { outbox, stream } = this.opts;
+    const b = outbox.batchPayloads(stream, batch);
+    if (!b) {
+      this.inflight.delete(batch); // settled or put back to pending meanwhile
+      return;
+    }
+    outbox.markResent(stream, batch);
+    this.inflight.set(batch, { sentAt: Date.now() });
+    this.counters.batchesResent++;
+    this.send(b, true);
+  }
+
+  private checkAckTimeouts(): void {
+    if (!this.running || !this.opts.link.isConnected()) return;
+    const now = Date.now();
+    for (const [batch, f] of [...this.inflight]) {
+      if (now - f.sentAt >= this.opts.ackTimeoutMs) {
+        this.log.warn({ stream: this.opts.stream, batch }, 'uplink: no ack in time, re-sending batch');
+        this.resend(batch);
+      }
+    }
+  }
+
+  private pump(): void {
+    const { outbox, stream, batchMax, lingerMs, maxInflightBatches, link } = this.opts;
+    if (!this.running || !link.isConnected()) return;
+    try {
+      while (this.inflight.size < maxInflightBatches) {
+        if (!outbox.hasPending(stream, batchMax)) {
+          if (!outbox.hasPending(stream, 1)) {
+            this.clearLinger();
+            return;
+          }
+          if (lingerMs > 0) {
+            const now = Date.now();
+            if (this.lingerDeadline === null) this.lingerDeadline = now + lingerMs;
+            if (now < this.lingerDeadline) {
+              if (!this.lingerTimer) {
+                this.lingerTimer = setTimeout(() => {
+                  this.lingerTimer = null;
+                  this.pump();
+                }, this.lingerDeadline - now);
+              }
+              return;
+            }
+          }
+        }
+        this.clearLinger();
+        const b = outbox.takeBatch(stream, batchMax);
+        if (!b) return;
+        this.inflight.set(b.batch, { sentAt: Date.now() });
+        this.counters.batchesSent++;
+        this.send(b, false);
+      }
+    } catch (err) {
+      // A failing disk must not kill the process here: rows stay where they are; retry later.
+      this.log.error({ stream, err: (err as Error).message }, 'uplink: could not take a batch');
+      if (!this.lingerTimer) this.lingerTimer = setTimeout(() => ((this.lingerTimer = null), this.pump()), 1000);
+    }
+  }
+
+  private send(b: BatchPayloads, resend: boolean): void {
+    const msg = batchMessage(b.batch, b.payloads);
+    this.opts.link.publish(this.topic, msg, { qos: 1, retain: false }).catch((err: Error) => {
+      // Stays in flight: re-sent on reconnect or after the ack timeout.
+      this.log.debug({ stream: this.opts.stream, batch: b.batch, err: err.message }, 'uplink: publish not confirmed');
+    });
+    this.emit('sent', b.batch, b.payloads.length, resend);
+  }
+}

@@ -1,0 +1,158 @@
+// R30x packet codec vectors (computed by hand from the manual's rule) and parser properties.
+import t from 'tap';
+import fc from 'fast-check';
+import { decodePacket, encodePacket, Pid, R30xFrameError, type R30xPacket } from '../../drivers/r30x/packet.js';
+import { R30xPacketParser, type BadFrame } from '../../drivers/r30x/packet-parser.js';
+
+const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+const ANY = 0xffffffff;
+
+t.test('encode: hand-computed vectors', async (t) => {
+  // GenImg: sum = 01 + 00 + 03 + 01 = 0x0005
+  t.same(encodePacket({ address: ANY, pid: Pid.command, payload: hex('01') }), hex('EF01 FFFFFFFF 01 0003 01 0005'));
+  // Img2Tz(1): 01 + 00 + 04 + 02 + 01 = 0x0008
+  t.same(encodePacket({ address: ANY, pid: Pid.command, payload: hex('0201') }), hex('EF01 FFFFFFFF 01 0004 0201 0008'));
+  // Search(buffer 1, start 0, count 1000=0x03E8): 01+00+08+04+01+00+00+03+E8 = 17+232 = 0x00F9
+  t.same(encodePacket({ address: ANY, pid: Pid.command, payload: hex('04 01 0000 03E8') }), hex('EF01 FFFFFFFF 01 0008 04010000 03E8 00F9'));
+  // Ack OK, page 5, score 100: 07+00+07+00+00+05+00+64 = 0x0077
+  t.same(encodePacket({ address: ANY, pid: Pid.ack, payload: hex('00 0005 0064') }), hex('EF01 FFFFFFFF 07 0007 00 0005 0064 0077'));
+  // Address is not part of the checksum.
+  t.same(encodePacket({ address: 0x12345678, pid: Pid.command, payload: hex('01') }), hex('EF01 12345678 01 0003 01 0005'));
+  t.throws(() => encodePacket({ address: ANY, pid: Pid.data, payload: Buffer.alloc(257) }), RangeError);
+});
+
+t.test('decode: round trip and every rejection reason', async (t) => {
+  const p = decodePacket(hex('EF01 FFFFFFFF 07 0007 00 0005 0064 0077'));
+  t.equal(p.pid, Pid.ack);
+  t.equal(p.address, ANY);
+  t.same(p.payload, hex('0000050064'));
+  const reason = (b: Buffer) => {
+    try {
+      decodePacket(b);
+      return 'ok';
+    } catch (e) {
+      return (e as R30xFrameError).reason;
+    }
+  };
+  t.equal(reason(hex('EF01 FFFFFFFF 01 0003 01 0006')), 'checksum');
+  t.equal(reason(hex('EF02 FFFFFFFF 01 0003 01 0005')), 'header');
+  t.equal(reason(hex('EF01 FFFFFFFF 05 0003 01 0005')), 'pid');
+  t.equal(reason(hex('EF01 FFFFFFFF 01 0004 01 0005')), 'length');
+  t.equal(reason(hex('EF01 FFFF')), 'short');
+});
+
+interface Run {
+  packets: R30xPacket[];
+  bad: BadFrame[];
+}
+
+function runParser(chunks: Buffer[]): Promise<Run> {
+  const parser = new R30xPacketParser({ stallMs: 5 });
+  const out: Run = { packets: [], bad: [] };
+  parser.on('data', (p: R30xPacket) => out.packets.push(p));
+  parser.on('bad-frame', (b: BadFrame) => out.bad.push(b));
+  return new Promise((resolve, reject) => {
+    parser.on('error', reject);
+    parser.on('end', () => resolve(out));
+    for (const c of chunks) parser.write(c);
+    parser.end();
+  });
+}
+
+/** Cuts `data` into chunks at the given (sorted, deduplicated) positions. */
+function split(data: Buffer, cuts: number[]): Buffer[] {
+  const at = [...new Set(cuts.map((c) => c % (data.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let prev = 0;
+  for (const c of at) {
+    out.push(data.subarray(prev, c));
+    prev = c;
+  }
+  out.push(data.subarray(prev));
+  return out.filter((c) => c.length > 0);
+}
+
+const packetArb = fc
+  .record({
+    address: fc.constantFrom(ANY, 0x12345678),
+    pid: fc.constantFrom<number>(Pid.command, Pid.data, Pid.ack, Pid.endData),
+    payload: fc.uint8Array({ minLength: 0, maxLength: 256 }),
+  })
+  .map((r) => ({ address: r.address, pid: r.pid, payload: Buffer.from(r.payload) }));
+
+const sameAs = (got: R30xPacket[], want: R30xPacket[]) =>
+  got.length === want.length && got.every((p, i) => encodePacket(p).equals(encodePacket(want[i])));
+
+t.test('parser: random bytes in random chunks never throw, every packet out is valid', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.uint8Array({ maxLength: 2000 }), fc.array(fc.nat(2000), { maxLength: 20 }), async (bytes, cuts) => {
+      const run = await runParser(split(Buffer.from(bytes), cuts));
+      for (const p of run.packets) decodePacket(encodePacket(p)); // re-encodes consistently
+      return true;
+    }),
+    { numRuns: 200 },
+  );
+});
+
+t.test('parser: packets after arbitrary garbage (and split/merged) are all found', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.tuple(fc.uint8Array({ maxLength: 40 }), packetArb), { minLength: 1, maxLength: 6 }),
+      fc.array(fc.nat(3000), { maxLength: 30 }),
+      async (items, cuts) => {
+        // Garbage without 0xEF cannot fake a header; with it, see the next property.
+        const stream = Buffer.concat(items.flatMap(([g, p]) => [Buffer.from(g.filter((b) => b !== 0xef)), encodePacket(p)]));
+        const run = await runParser(split(stream, cuts));
+        return sameAs(run.packets, items.map(([, p]) => p));
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+t.test('parser: false headers and bogus lengths in the garbage do not swallow the next packet', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.nat(0xffff),
+      packetArb,
+      fc.array(fc.nat(600), { maxLength: 10 }),
+      async (garbage, bogusLength, packet, cuts) => {
+        const falseHeader = Buffer.from([0xef, 0x01, 0xff, 0xff, 0xff, 0xff, 0x07, bogusLength >> 8, bogusLength & 0xff]);
+        const stream = Buffer.concat([Buffer.from(garbage), falseHeader, encodePacket(packet)]);
+        const run = await runParser(split(stream, cuts));
+        const last = run.packets.at(-1);
+        return last !== undefined && encodePacket(last).equals(encodePacket(packet)) && run.bad.length > 0;
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+t.test('parser: corrupted checksum and truncated packets are counted, neighbours survive', async (t) => {
+  const a = encodePacket({ address: ANY, pid: Pid.ack, payload: hex('00') });
+  const b = encodePacket({ address: ANY, pid: Pid.ack, payload: hex('000005 0064') });
+  const corrupt = Buffer.from(b);
+  corrupt[corrupt.length - 1] ^= 0x55;
+  const truncated = b.subarray(0, 7);
+  const run = await runParser([Buffer.concat([a, corrupt, truncated, a, b])]);
+  t.equal(run.packets.length, 3, 'a, a, b');
+  t.ok(run.bad.some((x) => x.reason === 'checksum'), 'checksum failure reported');
+});
+
+t.test('parser: a stalled false header is dropped after stallMs while the stream stays open', async (t) => {
+  const parser = new R30xPacketParser({ stallMs: 10 });
+  const got: R30xPacket[] = [];
+  const bad: BadFrame[] = [];
+  parser.on('data', (p: R30xPacket) => got.push(p));
+  parser.on('bad-frame', (b: BadFrame) => bad.push(b));
+  const good = encodePacket({ address: ANY, pid: Pid.ack, payload: hex('00') });
+  // Claims 256 payload bytes; only a 12-byte real packet follows, then silence.
+  parser.write(Buffer.concat([hex('EF01 FFFFFFFF 07 0102'), good]));
+  t.equal(got.length, 0, 'waiting for the claimed length');
+  await new Promise<void>((resolve) => parser.once('data', () => resolve()));
+  t.equal(got.length, 1);
+  t.same(encodePacket(got[0]), good);
+  t.ok(bad.some((b) => b.reason === 'stall'));
+  parser.destroy();
+});

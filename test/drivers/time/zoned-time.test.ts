@@ -1,0 +1,110 @@
+import t from 'tap';
+import fc from 'fast-check';
+import { assertTimeZone, boxTimeZone, isoInZone, localToIso, offsetMsAt } from '../../../drivers/time/zoned-time.js';
+
+const at = (y: number, mo: number, d: number, h: number, mi: number, s: number) => ({ y, mo, d, h, mi, s });
+
+t.test('local wall time to ISO with the offset of that instant', async (t) => {
+  t.equal(localToIso(at(2026, 1, 15, 8, 0, 0), 'Europe/Berlin'), '2026-01-15T08:00:00+01:00', 'Berlin winter');
+  t.equal(localToIso(at(2026, 7, 1, 8, 0, 0), 'Europe/Berlin'), '2026-07-01T08:00:00+02:00', 'Berlin summer');
+  t.equal(localToIso(at(2026, 7, 1, 8, 0, 0), 'Asia/Shanghai'), '2026-07-01T08:00:00+08:00');
+  t.equal(localToIso(at(2026, 1, 1, 0, 0, 0), 'Asia/Shanghai'), '2026-01-01T00:00:00+08:00');
+  t.equal(localToIso(at(2026, 1, 15, 23, 59, 59), 'America/New_York'), '2026-01-15T23:59:59-05:00');
+  t.equal(localToIso(at(2026, 7, 15, 12, 0, 0), 'America/New_York'), '2026-07-15T12:00:00-04:00');
+  t.equal(localToIso(at(2026, 3, 1, 9, 15, 0), 'Asia/Kolkata'), '2026-03-01T09:15:00+05:30');
+  t.equal(localToIso(at(2026, 3, 1, 9, 15, 0), 'UTC'), '2026-03-01T09:15:00+00:00');
+  t.equal(localToIso(at(2024, 2, 29, 12, 0, 0), 'Europe/Berlin'), '2024-02-29T12:00:00+01:00', 'leap day');
+});
+
+t.test('DST transitions in Europe/Berlin (2026: Mar 29 and Oct 25)', async (t) => {
+  t.equal(localToIso(at(2026, 3, 29, 1, 59, 59), 'Europe/Berlin'), '2026-03-29T01:59:59+01:00', 'just before spring-forward');
+  t.equal(localToIso(at(2026, 3, 29, 3, 0, 0), 'Europe/Berlin'), '2026-03-29T03:00:00+02:00', 'just after spring-forward');
+  t.equal(localToIso(at(2026, 3, 29, 2, 30, 0), 'Europe/Berlin'), '2026-03-29T03:30:00+02:00', 'skipped hour moves forward');
+  t.equal(localToIso(at(2026, 10, 25, 2, 30, 0), 'Europe/Berlin'), '2026-10-25T02:30:00+02:00', 'repeated hour: first occurrence');
+  t.equal(localToIso(at(2026, 10, 25, 3, 0, 0), 'Europe/Berlin'), '2026-10-25T03:00:00+01:00');
+  t.equal(isoInZone(new Date('2026-10-25T00:30:00Z'), 'Europe/Berlin'), '2026-10-25T02:30:00+02:00');
+  t.equal(isoInZone(new Date('2026-10-25T01:30:00Z'), 'Europe/Berlin'), '2026-10-25T02:30:00+01:00');
+  t.equal(offsetMsAt(Date.parse('2026-03-29T00:59:59Z'), 'Europe/Berlin'), 3_600_000);
+  t.equal(offsetMsAt(Date.parse('2026-03-29T01:00:00Z'), 'Europe/Berlin'), 7_200_000);
+});
+
+t.test('isoInZone keeps milliseconds only when present', async (t) => {
+  t.equal(isoInZone(new Date('2026-05-04T05:06:07.089Z'), 'Asia/Shanghai'), '2026-05-04T13:06:07.089+08:00');
+  t.equal(isoInZone(new Date('2026-05-04T05:06:07Z'), 'UTC'), '2026-05-04T05:06:07+00:00');
+  t.throws(() => isoInZone(new Date(NaN), 'UTC'), RangeError);
+});
+
+t.test('impossible dates and unknown zones are rejected', async (t) => {
+  for (const [f, why] of [
+    [at(2026, 2, 30, 10, 0, 0), 'Feb 30'],
+    [at(2026, 2, 29, 10, 0, 0), 'Feb 29 in a common year'],
+    [at(2100, 2, 29, 10, 0, 0), 'Feb 29 in 2100'],
+    [at(2026, 4, 31, 10, 0, 0), 'Apr 31'],
+    [at(2026, 13, 1, 10, 0, 0), 'month 13'],
+    [at(2026, 0, 1, 10, 0, 0), 'month 0'],
+    [at(2026, 1, 0, 10, 0, 0), 'day 0'],
+    [at(2026, 1, 1, 25, 0, 0), '25:00'],
+    [at(2026, 1, 1, 24, 0, 0), '24:00'],
+    [at(2026, 1, 1, 23, 60, 0), 'minute 60'],
+    [at(2026, 1, 1, 23, 59, 60), 'leap second'],
+    [at(99, 1, 1, 0, 0, 0), 'two-digit year'],
+    [at(2026.5, 1, 1, 0, 0, 0), 'fractional year'],
+  ] as const) {
+    t.throws(() => localToIso(f, 'Europe/Berlin'), RangeError, why);
+  }
+  t.throws(() => localToIso(at(2026, 1, 1, 0, 0, 0), 'Mars/Olympus_Mons'), /unknown time zone "Mars\/Olympus_Mons"/);
+  t.throws(() => assertTimeZone('Not/AZone'), RangeError);
+  t.equal(assertTimeZone('Asia/Shanghai'), 'Asia/Shanghai');
+});
+
+t.test('the default zone is the box zone', async (t) => {
+  const f = at(2026, 6, 1, 12, 0, 0);
+  t.equal(localToIso(f), localToIso(f, boxTimeZone()));
+  const d = new Date('2026-06-01T12:00:00.000Z');
+  t.equal(isoInZone(d), isoInZone(d, boxTimeZone()));
+});
+
+const zones = ['Europe/Berlin', 'Asia/Shanghai', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kolkata', 'UTC', 'Pacific/Chatham'];
+
+t.test('property: isoInZone names the same instant, in every zone', async (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: Date.UTC(1971, 0, 1), max: Date.UTC(2037, 11, 31) }), fc.constantFrom(...zones), (ms, zone) => {
+      const iso = isoInZone(new Date(ms), zone);
+      return Date.parse(iso) === ms && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?[+-]\d\d:\d\d$/.test(iso);
+    }),
+  );
+  t.pass('round trip holds');
+});
+
+t.test('property: localToIso keeps the wall time unless it falls in a DST gap', async (t) => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        y: fc.integer({ min: 1971, max: 2037 }),
+        mo: fc.integer({ min: 1, max: 12 }),
+        d: fc.integer({ min: 1, max: 28 }),
+        h: fc.integer({ min: 0, max: 23 }),
+        mi: fc.integer({ min: 0, max: 59 }),
+        s: fc.integer({ min: 0, max: 59 }),
+      }),
+      fc.constantFrom(...zones),
+      (f, zone) => {
+        const iso = localToIso(f, zone);
+        const instant = Date.parse(iso);
+        // The ISO string is self-consistent: its wall part and offset name `instant`.
+        if (isoInZone(new Date(instant), zone) !== iso) return false;
+        const wall = `${String(f.y)}-${p2(f.mo)}-${p2(f.d)}T${p2(f.h)}:${p2(f.mi)}:${p2(f.s)}`;
+        if (iso.startsWith(wall)) return true;
+        // Otherwise the wall time did not exist: the result lies after it by the gap (< 3 h).
+        const asUtc = Date.UTC(f.y, f.mo - 1, f.d, f.h, f.mi, f.s);
+        const shown = Date.parse(iso.slice(0, 19) + 'Z');
+        return shown > asUtc && shown - asUtc <= 3 * 3_600_000;
+      },
+    ),
+  );
+  t.pass('wall time kept');
+});
+
+function p2(n: number): string {
+  return String(n).padStart(2, '0');
+}

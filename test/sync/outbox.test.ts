@@ -1,0 +1,140 @@
+import t from 'tap';
+import type { Test } from 'tap';
+import { join } from 'node:path';
+import { openDatabase, closeDatabase } from '../../sync/store/database.js';
+import { PunchStore } from '../../sync/store/punch-store.js';
+import { Outbox } from '../../sync/outbox/outbox.js';
+import { tempDir, punch } from './fixtures.js';
+
+function setup(t: Test) {
+  const file = join(tempDir(t), 'tpgw.db');
+  const db = openDatabase(file);
+  t.teardown(() => closeDatabase(db));
+  const outbox = new Outbox(db);
+  const store = new PunchStore(db, 'G', outbox);
+  return { db, file, outbox, store };
+}
+
+const STATE = { pending: 0, inflight: 1, settled: 2 } as const;
+const state = (outbox: Outbox) => outbox.states('attendance').map((r) => ({ seq: r.seq, state: STATE[r.state], batch: r.batch }));
+
+t.test('state machine: pending -> inflight -> settled, by named batch only', async (t) => {
+  const { db, outbox, store } = setup(t);
+  for (let i = 0; i < 10; i++) store.append(punch(i));
+  t.same(outbox.takePending('attendance', 3).map((r) => r.seq), [1, 2, 3], 'oldest first');
+  const a = outbox.takeBatch('attendance', 4)!;
+  const b = outbox.takeBatch('attendance', 4)!;
+  t.match(a, { firstSeq: 1, lastSeq: 4, attempts: 1 });
+  t.match(a.batch, /^attendance-1-4-[0-9a-f]{8}$/);
+  t.match(b, { firstSeq: 5, lastSeq: 8 });
+  t.not(a.batch, b.batch);
+  t.same(a.payloads.map((p) => JSON.parse(p).id), ['G:1', 'G:2', 'G:3', 'G:4']);
+  t.match(outbox.stats('attendance'), { pending: 2, inflight: 8, settled: 0, lastAckAt: null, lastSeq: 10 });
+  t.same(outbox.inflightSummary('attendance').map((s) => [s.batch, s.firstSeq, s.lastSeq, s.count]), [[a.batch, 1, 4, 4], [b.batch, 5, 8, 4]]);
+  const ib = outbox.inflightBatches('attendance');
+  t.same(ib.map((x) => x.records.map((r) => r.seq)), [[1, 2, 3, 4], [5, 6, 7, 8]]);
+
+  t.equal(outbox.settle('attendance', 'attendance-unknown'), 0, 'unknown batch settles nothing, no throw');
+  t.equal(outbox.settle('attendance', b.batch), 4, 'settles only the named batch');
+  t.same(state(outbox).map((r) => r.state), [1, 1, 1, 1, 2, 2, 2, 2, 0, 0]);
+  t.equal(outbox.settle('attendance', b.batch), 0, 'duplicate ack is harmless');
+  t.equal(outbox.settle('recordings', a.batch), 0, 'other stream untouched');
+  const st = outbox.stats('attendance');
+  t.match(st, { pending: 2, inflight: 4, settled: 4 });
+  t.type(st.lastAckAt, 'string');
+  t.type(st.oldestPendingAgeSeconds, 'number');
+  t.equal(outbox.batchPayloads('attendance', b.batch), null, 'settled batch no longer in flight');
+  t.equal(outbox.batchPayloads('attendance', a.batch)!.payloads.length, 4);
+  t.equal(outbox.markResent('attendance', a.batch), 1);
+  t.equal(outbox.markResent('attendance', b.batch), 0, 'a settled batch is not re-sent');
+  t.equal(outbox.batchPayloads('attendance', a.batch)!.attempts, 2);
+  t.same(store.get('G:5')!.state, 'settled');
+  t.equal(db.pragma('synchronous', { simple: true }), 2, 'claims and settles leave the connection at synchronous=FULL');
+  t.same(store.get('G:5')!.batch, b.batch);
+});
+
+t.test('claim by explicit seqs: only the head of the queue, in order', async (t) => {
+  const { outbox, store } = setup(t);
+  for (let i = 0; i < 5; i++) store.append(punch(i));
+  t.throws(() => outbox.claim('attendance', 'x-0', [2, 4]), /oldest pending/);
+  t.throws(() => outbox.claim('attendance', 'x-0', [2, 1]), /oldest pending/);
+  t.equal(outbox.pendingCount('attendance'), 5, 'a refused claim changes nothing');
+  outbox.claim('attendance', 'x-1', [1, 2]);
+  t.same(state(outbox).map((r) => [r.state, r.batch]), [[1, 'x-1'], [1, 'x-1'], [0, null], [0, null], [0, null]]);
+  t.same(outbox.takeBatch('attendance', 10)!.payloads.map((p) => JSON.parse(p).seq), [3, 4, 5]);
+  t.match(outbox.stats('attendance'), { pending: 0, inflight: 5 });
+  t.throws(() => outbox.enqueue('attendance', { recordId: 'G:3', orderKey: 'c1', payload: {}, seq: 3 }), /not above/, 'no record below the cursor');
+});
+
+t.test('other streams use their own gap-free counter', async (t) => {
+  const { outbox } = setup(t);
+  t.equal(outbox.enqueue('recordings', { recordId: 'r-a', orderKey: 'cam1', payload: { a: 1 } }), 1);
+  t.equal(outbox.enqueue('recordings', { recordId: 'r-b', orderKey: 'cam1', payload: { a: 2 } }), 2);
+  t.equal(outbox.stats('recordings').lastSeq, 2);
+  t.equal(outbox.pendingCount('attendance'), 0);
+  t.throws(() => outbox.enqueue('recordings', { recordId: 'r-c', orderKey: 'x', payload: {}, seq: 0 }), RangeError);
+});
+
+t.test('resendFrom puts settled and in-flight rows back to pending, batch cleared', async (t) => {
+  const { db, outbox, store } = setup(t);
+  for (let i = 0; i < 6; i++) store.append(punch(i));
+  const a = outbox.takeBatch('attendance', 2)!;
+  outbox.takeBatch('attendance', 2);
+  outbox.settle('attendance', a.batch);
+  t.same(state(outbox).map((r) => r.state), [2, 2, 1, 1, 0, 0]);
+  t.equal(outbox.resendFrom('attendance', 2), 3);
+  t.same(state(outbox).map((r) => [r.state, r.batch]), [[2, a.batch], [0, null], [0, null], [0, null], [0, null], [0, null]]);
+  t.equal(outbox.resendFrom('attendance', 100), 0);
+  t.match(outbox.stats('attendance'), { pending: 5, inflight: 0, settled: 1 });
+  // Re-sent records travel again, in order, in new batches.
+  const c = outbox.takeBatch('attendance', 10)!;
+  t.same(c.payloads.map((p) => JSON.parse(p).id), ['G:2', 'G:3', 'G:4', 'G:5', 'G:6']);
+  t.equal(outbox.settle('attendance', a.batch), 0, 'the truncated batch was already settled');
+  t.equal(outbox.settle('attendance', c.batch), 5);
+  t.match(outbox.stats('attendance'), { pending: 0, inflight: 0, settled: 6 });
+  // An in-flight batch straddling `from` keeps its lower part in flight.
+  for (let i = 6; i < 10; i++) store.append(punch(i));
+  const d = outbox.takeBatch('attendance', 4)!;
+  t.equal(outbox.resendFrom('attendance', 9), 2);
+  t.same(outbox.batchPayloads('attendance', d.batch)!.payloads.map((p) => JSON.parse(p).seq), [7, 8]);
+  t.equal(outbox.settle('attendance', d.batch), 2);
+  t.same(state(outbox).slice(6).map((r) => r.state), [2, 2, 0, 0]);
+});
+
+t.test('prune: only old settled rows and their punches; counters never reset', async (t) => {
+  const { db, file, outbox, store } = setup(t);
+  for (let i = 0; i < 9; i++) store.append(punch(i));
+  const a = outbox.takeBatch('attendance', 3)!; // settled long ago
+  const b = outbox.takeBatch('attendance', 3)!; // in flight, old
+  outbox.settle('attendance', a.batch, new Date('2026-01-01T00:00:00Z'));
+  // Make the pending and in-flight rows look ancient too: age must not matter for them.
+  db.prepare("UPDATE outbox SET created_at = '2020-01-01T00:00:00.000Z' WHERE seq > 3").run();
+  db.prepare("UPDATE outbox_batches SET sent_at = '2020-01-01T00:00:00.000Z' WHERE state = 1").run();
+  const now = new Date('2026-12-04T00:00:00Z');
+  t.equal(outbox.prune(now, 90), 3);
+  t.equal(store.count(), 6, 'matching punches pruned');
+  t.same(state(outbox).map((r) => r.seq), [4, 5, 6, 7, 8, 9], 'pending and in-flight rows kept whatever their age');
+  t.equal(outbox.settle('attendance', b.batch, now), 3);
+  t.equal(outbox.prune(now, 90), 0, 'recently settled rows kept');
+  t.equal(outbox.prune(new Date(now.getTime() + 91 * 86_400_000), 90), 3);
+  t.equal(outbox.pendingCount('attendance'), 3);
+  t.equal(store.count(), 3);
+  // Prune everything that is settled, then reopen: numbering continues, no reuse.
+  closeDatabase(db);
+  const db2 = openDatabase(file);
+  t.teardown(() => closeDatabase(db2));
+  const ob2 = new Outbox(db2);
+  const s2 = new PunchStore(db2, 'G', ob2);
+  t.same(s2.append(punch(100)), { id: 'G:10', seq: 10, duplicate: false }, 'gap-free across prune and restart');
+  t.equal(s2.lastSeq(), 10);
+  t.equal(ob2.stats('attendance').lastSeq, 10);
+});
+
+t.test('hasPending is a seek, not a count', async (t) => {
+  const { outbox, store } = setup(t);
+  t.equal(outbox.hasPending('attendance', 1), false);
+  for (let i = 0; i < 5; i++) store.append(punch(i));
+  t.equal(outbox.hasPending('attendance', 5), true);
+  t.equal(outbox.hasPending('attendance', 6), false);
+  t.equal(outbox.takeBatch('recordings', 5), null);
+});
