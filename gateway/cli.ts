@@ -109,7 +109,9 @@ export function buildCli(): Command {
   config
     .command('schema')
     .description('print the JSON Schema of the configuration')
-    .action(() => process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`));
+    .action(() => {
+      process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+    });
 
   return program;
 }

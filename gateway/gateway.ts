@@ -119,7 +119,7 @@ export class Gateway {
       );
     }
     this.router = new RequestRouter(this.link, topics, this.log.child({ part: 'requests' }));
-    registerSyncRequests(this.router, { outbox: this.outbox, uplinks: this.uplinks });
+    registerSyncRequests(this.router, { outbox: this.outbox, uplinks: Object.fromEntries(this.uplinks) });
     this.router.register('ping', () => ({ pong: true, time: new Date().toISOString(), version: VERSION }));
     this.router.register('info', () => this.info());
     this.link.on('connected', () => {

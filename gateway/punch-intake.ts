@@ -26,7 +26,7 @@ export function createPunchIntake(deps: IntakeDeps): PunchSink {
     const receivedAt = isoWithLocalOffset(at);
     // Fingerprint modules report a template page: the person is whoever is enrolled there.
     const page = typeof p.extra?.page === 'number' ? p.extra.page : undefined;
-    const person = page !== undefined ? deps.enrollments.get(p.clock, page)?.person : undefined;
+    const person = page !== undefined ? deps.enrollments.get(p.clock, page) : undefined;
     const dedupeKey = typeof p.extra?.dedupeKey === 'string' ? p.extra.dedupeKey : undefined;
     const ref = deps.punches.append({
       clock: p.clock,

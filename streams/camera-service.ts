@@ -13,16 +13,18 @@ import type { z } from 'zod';
 import type { CameraConfig, ffmpegSchema, recordingsSchema, snapshotsSchema } from '../config/cameras.js';
 import type { CameraEvent, CameraService, CameraStatus, SegmentInfo, StreamsEvents } from './types.js';
 import type { BackoffPolicy } from './ffmpeg/backoff.js';
-import { grabJpegFrame } from './ffmpeg/grab-frame.js';
 import { redactCredentials } from './ffmpeg/redact.js';
 import { resolveFfmpeg, resolveFfprobe, type ResolvedBinary } from './ffmpeg/resolve-binary.js';
 import { SegmentIndex } from './index/segment-index.js';
 import { silentLogger, type StreamsLogger } from './logger.js';
 import { CameraRecorder } from './recorder/camera-recorder.js';
 import { reconcile } from './recorder/reconcile.js';
+import { stopOrphanRecorders } from './recorder/orphans.js';
 import { SegmentSink } from './recorder/segment-sink.js';
 import { SessionTimeline } from './recorder/session-timeline.js';
 import { Retention } from './retention/retention.js';
+import { grabFrame } from './snapshots/ffmpeg-frame.js';
+import { validJpeg } from './snapshots/jpeg.js';
 
 export type FfmpegConfig = z.infer<typeof ffmpegSchema>;
 export type RecordingsConfig = z.infer<typeof recordingsSchema>;
@@ -139,6 +141,8 @@ export class Cameras extends EventEmitter<StreamsEvents> implements CameraServic
       );
     }
     await mkdir(this.recordingsDir, { recursive: true });
+    const orphans = await stopOrphanRecorders(this.recordingsDir, this.opts.ffmpeg.stopGraceSeconds * 1000);
+    if (orphans.length) this.log.warn({ pids: orphans.map((o) => o.pid) }, 'stopped ffmpeg recorders left by a previous run');
     await reconcile({
       recordingsDir: this.recordingsDir,
       ffprobe: this.bins.ffprobe.path,
@@ -201,7 +205,11 @@ export class Cameras extends EventEmitter<StreamsEvents> implements CameraServic
     if (this.opts.snapshotter) return this.opts.snapshotter.grab(camera);
     const url = this.lastUrls.get(camera) ?? (await this.resolve(cam)).streamUrl;
     const ffmpeg = this.bins?.ffmpeg.path ?? (await resolveFfmpeg({ configured: this.opts.ffmpeg.path })).path;
-    return grabJpegFrame(ffmpeg, url, { maxBytes: this.opts.snapshots.maxBytes });
+    const jpeg = validJpeg(await grabFrame(url, { ffmpegPath: ffmpeg }));
+    if (jpeg.length > this.opts.snapshots.maxBytes) {
+      throw new Error(`snapshot of ${camera} is ${jpeg.length} bytes, over snapshots.maxBytes (${this.opts.snapshots.maxBytes})`);
+    }
+    return jpeg;
   }
 
   /** Retention pass now (tests, or after an operator freed space). */

@@ -134,6 +134,7 @@ export class LineClockDriver extends EventEmitter<ClockEvents> implements ClockD
   private handleFrame(frame: FrameOutput): void {
     this.lastFrameAt = this.wallNow().toISOString();
     if (frame.kind === 'bad') return this.badFrame(frame.raw, frame.reason);
+    if (frame.text.trim() === '') return; // blank keep-alive lines are not frames
     const decoded = this.preset.decode(frame.text);
     if (!decoded.ok) return this.badFrame(frame.raw, decoded.reason);
     this.framesOk++;

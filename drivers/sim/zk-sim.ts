@@ -62,6 +62,8 @@ export interface ZkSimOptions {
   clockOffsetSeconds?: number;
   /** Zone the terminal's wall clock runs in (default: the box's). */
   timeZone?: string;
+  /** Supports CMD_PREPARE_BUFFER / CMD_READ_BUFFER (default true; false = old firmware). */
+  bufferedRead?: boolean;
   /** How long an unacknowledged realtime event waits before it is sent again. */
   eventResendMs?: number;
   users?: ZkSimUser[];
@@ -125,7 +127,8 @@ export class ZkSim extends EventEmitter<{ command: [cmd: number, sessionId: numb
       recordSize: opts.recordSize ?? 40,
       realtimeLayout: opts.realtimeLayout ?? 36,
       clockOffsetSeconds: opts.clockOffsetSeconds ?? 0,
-      eventResendMs: opts.eventResendMs ?? 300,
+      eventResendMs: opts.eventResendMs ?? 1000,
+      bufferedRead: opts.bufferedRead ?? true,
       timeZone: opts.timeZone,
       tcpDataPacketSize: opts.tcpDataPacketSize,
     };
@@ -442,8 +445,10 @@ export class ZkSim extends EventEmitter<{ command: [cmd: number, sessionId: numb
         this.log.length = 0;
         return this.reply(s, p, CMD.ACK_OK);
       case CMD.ATTLOG_RRQ:
-        return this.reply(s, p, CMD.DATA, this.attlogBuffer());
+        // The old, unchunked way: the whole log in one data sequence.
+        return this.sendData(s, p, this.attlogBuffer());
       case CMD.PREPARE_BUFFER: {
+        if (!this.opts.bufferedRead) return this.reply(s, p, CMD.ACK_UNKNOWN);
         const inner = p.data.length >= 3 ? p.data.readUInt16LE(1) : -1;
         if (inner !== CMD.ATTLOG_RRQ) return this.reply(s, p, CMD.ACK_ERROR);
         s.buffer = this.attlogBuffer();
@@ -473,9 +478,14 @@ export class ZkSim extends EventEmitter<{ command: [cmd: number, sessionId: numb
     const start = p.data.readInt32LE(0);
     const size = p.data.readInt32LE(4);
     if (start < 0 || size <= 0 || start + size > s.buffer.length) return this.reply(s, p, CMD.ACK_ERROR);
-    let chunk = s.buffer.subarray(start, start + size);
+    this.sendData(s, p, s.buffer.subarray(start, start + size));
+  }
+
+  /** PREPARE_DATA (size) + DATA packet(s) + ACK_OK, all with the request's reply id. */
+  private sendData(s: Session, p: DecodedPacket, data: Buffer): void {
+    let chunk = data;
     const prep = Buffer.alloc(8);
-    prep.writeUInt32LE(size, 0);
+    prep.writeUInt32LE(data.length, 0);
     this.reply(s, p, CMD.PREPARE_DATA, prep);
     const fault = this.takeFault(['drop-chunk', 'truncate-chunk']);
     if (fault === 'truncate-chunk') chunk = chunk.subarray(0, Math.max(0, chunk.length - 7));

@@ -88,6 +88,8 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   private closeReason = '';
   /** Record size of the last successful download, to break ties. */
   private lastRecordSize: RecordSize | undefined;
+  /** The terminal refused CMD_PREPARE_BUFFER once: use CMD_ATTLOG_RRQ from then on. */
+  private noBufferedRead = false;
 
   constructor(opts: ZkClientOptions) {
     super();
@@ -143,6 +145,12 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       }, this.opts.timeoutMs);
       sock.once('connect', () => {
         clearTimeout(timer);
+        if (this.closed) {
+          // destroy() came while connecting: do not adopt the socket.
+          sock.destroy();
+          reject(new ZkConnectionError(this.closeReason));
+          return;
+        }
         sock.setNoDelay(true);
         sock.setKeepAlive(true, 10_000);
         this.tcp = sock;
@@ -170,6 +178,11 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       // connect() makes the kernel drop datagrams from anyone but the terminal.
       sock.connect(this.opts.port, this.opts.host, () => {
         sock.off('error', onError);
+        if (this.closed) {
+          sock.close();
+          reject(new ZkConnectionError(this.closeReason));
+          return;
+        }
         this.udp = sock;
         sock.on('message', (msg) => this.onDatagram(msg));
         sock.on('error', (err) => this.destroy(`socket error: ${err.message}`));
@@ -249,7 +262,12 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
 
   /** Acknowledges a realtime event; the terminal re-sends it until it is acknowledged. */
   ackEvent(ev: ZkRealtimeEvent): void {
-    this.write(encodePacket({ command: CMD.ACK_OK, sessionId: this.sessionId, replyId: ev.replyId }));
+    try {
+      this.write(encodePacket({ command: CMD.ACK_OK, sessionId: this.sessionId, replyId: ev.replyId }));
+    } catch (e) {
+      // Session gone: the terminal keeps the record and the next download brings it.
+      this.log.debug({ err: (e as Error).message }, 'zk: event ack not sent');
+    }
   }
 
   // ---- requests --------------------------------------------------------------------------------
@@ -503,13 +521,29 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     throw new ZkIncompleteDownloadError(`chunk at ${start} (${len} bytes) failed: ${lastError?.message ?? 'session closed'}`);
   }
 
+  /** The raw log: chunked read, or CMD_ATTLOG_RRQ in one sequence on firmware without it. */
+  private async readAttlogBytes(): Promise<Buffer> {
+    if (!this.noBufferedRead) {
+      try {
+        return await this.readWithBuffer(CMD.ATTLOG_RRQ);
+      } catch (e) {
+        if (!(e instanceof ZkCommandError) || e.replyCode === CMD.ACK_OK) throw e;
+        this.noBufferedRead = true;
+        this.log.info({ reply: commandName(e.replyCode) }, 'zk: no CMD_PREPARE_BUFFER, reading the log with CMD_ATTLOG_RRQ');
+      }
+    }
+    const r = await this.requestData(CMD.ATTLOG_RRQ, Buffer.alloc(0));
+    if (!r.data) throw new ZkCommandError('CMD_ATTLOG_RRQ returned no data', CMD.ACK_OK);
+    return r.data;
+  }
+
   /**
    * The whole attendance log. The record count is read before (and, when the sizes disagree,
    * after) the download to tell the record layout; a partial log is never returned.
    */
   async getAttendance(): Promise<{ records: AttRecord[]; recordSize: RecordSize | null; countBefore: number }> {
     const before = await this.getFreeSizes();
-    const buf = await this.readWithBuffer(CMD.ATTLOG_RRQ);
+    const buf = await this.readAttlogBytes();
     let counts = [before.records];
     if (buf.length >= 4) {
       const total = buf.readUInt32LE(0);

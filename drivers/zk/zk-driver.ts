@@ -117,16 +117,17 @@ export class ZkDriver extends EventEmitter<ClockEvents> implements ClockDriver {
   }
 
   async stop(): Promise<void> {
+    // From here on nothing reaches the sink (events and downloads check the flag).
     this.stopped = true;
     this.wake?.();
-    for (const f of [...this.stopListeners]) f();
-    this.stopListeners.clear();
     const c = this.client;
     if (c) {
-      // Say goodbye if the terminal answers quickly; never wait on a hung session.
+      // Say goodbye (CMD_EXIT) if the terminal answers quickly; never wait on a hung session.
       await Promise.race([c.close(), new Promise((r) => setTimeout(r, 1000).unref())]);
       c.destroy('driver stopped');
     }
+    for (const f of [...this.stopListeners]) f();
+    this.stopListeners.clear();
     await this.loopDone;
     this.loopDone = null;
   }
@@ -402,20 +403,25 @@ export class ZkDriver extends EventEmitter<ClockEvents> implements ClockDriver {
   }
 
   /**
-   * Clears the terminal's log when every record just downloaded is settled at the center. The
-   * terminal is disabled (no new punches) while the count is re-read; a count different from the
-   * download means something new arrived, and nothing is cleared.
+   * Clears the terminal's log when every record in it is settled at the center. A first check on
+   * the download just made avoids disabling the terminal for nothing; then the terminal is disabled
+   * (nobody can punch), its log is read again, and only if that log is exactly the records already
+   * downloaded (same count, same keys) and every one is settled is it cleared. The second read is
+   * what makes this safe on a full log that overwrites its oldest records: a count alone would not
+   * notice a record replaced by a new punch.
    */
   private async clearIfSettled(c: ZkClient, keys: string[]): Promise<boolean> {
-    if (keys.length === 0 || !this.opts.isSettled) return false;
-    if (!this.opts.isSettled(keys)) return false;
+    if (keys.length === 0 || !this.settled(keys)) return false;
     await c.disableDevice();
     try {
-      const now = await c.getFreeSizes();
-      if (now.records !== keys.length) {
-        this.emit('notice', 'clear-skipped', { downloaded: keys.length, onDevice: now.records });
+      const again = await c.getAttendance();
+      const keys2 = again.records.map((r) => this.dedupeKey(r));
+      const known = new Set(keys);
+      if (keys2.length !== keys.length || !keys2.every((k) => known.has(k))) {
+        this.emit('notice', 'clear-skipped', { downloaded: keys.length, onDevice: keys2.length });
         return false;
       }
+      if (!this.settled(keys2)) return false;
       await c.clearAttlog();
       this.st.lastClearedAt = new Date().toISOString();
       this.st.recordsOnDevice = 0;
@@ -423,6 +429,18 @@ export class ZkDriver extends EventEmitter<ClockEvents> implements ClockDriver {
       return true;
     } finally {
       await c.enableDevice().catch((e) => this.fail(e, 'enable'));
+    }
+  }
+
+  /** The store's verdict; a check that throws counts as "not settled" (the log is kept). */
+  private settled(keys: string[]): boolean {
+    if (!this.opts.isSettled) return false;
+    try {
+      return this.opts.isSettled(keys) === true;
+    } catch (e) {
+      this.fail(e, 'settlement check');
+      this.emit('notice', 'clear-skipped', { error: (e as Error).message });
+      return false;
     }
   }
 

@@ -51,7 +51,7 @@ export async function runDemo(o: DemoOptions): Promise<RunningDemo> {
   });
 
   // The simulated clock is plugged in before the gateway opens its port, like a real device.
-  const sim = new LineClockSim({ path: 'sim:demo-clock' });
+  const sim = new LineClockSim({ path: 'sim:demo-clock', timezone: 'Asia/Shanghai' });
   await sim.open();
   const gateway = new Gateway(config, { logger: log, configHash: 'demo' });
 

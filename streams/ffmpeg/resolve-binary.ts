@@ -1,6 +1,6 @@
 // Which ffmpeg/ffprobe the gateway runs, in order of precedence: config `ffmpeg.path` /
 // `ffmpeg.ffprobePath` → env FFMPEG_PATH / FFPROBE_PATH → on PATH → the optional npm package
-// @ffmpeg-installer/ffmpeg (ffmpeg only: that package ships no ffprobe). `tpgw` reports the
+// @ffmpeg-installer/ffmpeg (for ffprobe: @ffprobe-installer/ffprobe). `tpgw` reports the
 // result (path, where it came from, version) so an installer can see what is being used.
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -30,8 +30,7 @@ export class BinaryNotFoundError extends Error {
   ) {
     super(
       `${tool} not found (tried: ${tried.join('; ')}). Install it (apt-get install -y ffmpeg) or set ` +
-        `ffmpeg.${tool === 'ffmpeg' ? 'path' : 'ffprobePath'} in the config` +
-        (tool === 'ffprobe' ? ' — @ffmpeg-installer/ffmpeg ships no ffprobe' : ''),
+        `ffmpeg.${tool === 'ffmpeg' ? 'path' : 'ffprobePath'} in the config`,
     );
     this.name = 'BinaryNotFoundError';
   }
@@ -51,11 +50,12 @@ function onPath(cmd: string, env: NodeJS.ProcessEnv): string | null {
   return null;
 }
 
-async function bundledFfmpeg(): Promise<string | null> {
+/** The binary shipped inside an optional npm package (@ffmpeg-installer/ffmpeg, @ffprobe-installer/ffprobe). */
+async function bundledBinary(tool: 'ffmpeg' | 'ffprobe'): Promise<string | null> {
   try {
     // Optional dependency: absent on boxes installed without it. A variable specifier keeps
     // TypeScript from requiring its types at build time.
-    const name = '@ffmpeg-installer/ffmpeg';
+    const name = tool === 'ffmpeg' ? '@ffmpeg-installer/ffmpeg' : '@ffprobe-installer/ffprobe';
     const mod = (await import(name)) as { default?: { path?: string }; path?: string };
     return mod.default?.path ?? mod.path ?? null;
   } catch {
@@ -82,7 +82,7 @@ async function resolveTool(tool: 'ffmpeg' | 'ffprobe', opts: ResolveOptions): Pr
     ['config', () => opts.configured ?? null],
     ['env', () => env[envName] || null],
     ['path', () => onPath(tool, env)],
-    ['bundled', () => (tool === 'ffmpeg' ? (opts.bundled ?? bundledFfmpeg)() : null)],
+    ['bundled', () => (opts.bundled ? opts.bundled() : bundledBinary(tool))],
   ];
   for (const [source, find] of candidates) {
     const path = await find();

@@ -150,7 +150,6 @@ export class RtspRequestReader {
     }
     return parsed.request;
   }
-
 }
 
 function headerEnd(buf: Buffer): { headerLength: number; terminatorLength: number } | null {

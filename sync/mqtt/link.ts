@@ -191,6 +191,10 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
       ...(o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0 } } : {}),
     });
     this.client = client;
+    // Batches and acks are latency-bound request/response traffic: without TCP_NODELAY a small
+    // PUBLISH (an ack, a response) can wait for the peer's delayed ACK (~40 ms) under Nagle.
+    const sock = client.stream as unknown as { setNoDelay?: (on: boolean) => void };
+    if (typeof sock?.setNoDelay === 'function') sock.setNoDelay(true);
     client.on('connect', () => this.onConnect(client));
     client.on('message', (topic, payload) => this.emit('message', topic, payload));
     client.on('error', (err) => {

@@ -42,9 +42,20 @@ export interface BatchPayloads {
   batch: string;
   firstSeq: number;
   lastSeq: number;
+  /** Number of records. */
+  count: number;
   sentAt: string;
   attempts: number;
-  payloads: string[];
+  /**
+   * The records' JSON joined with commas, in seq order (the inside of the `records` array).
+   * SQLite joins them: one buffer per batch instead of one JS string per record.
+   */
+  body: Buffer;
+}
+
+/** The records of a batch, parsed (tests, audit; the uplink never parses). */
+export function batchRecords(b: BatchPayloads): WireRecord[] {
+  return b.count === 0 ? [] : (JSON.parse(`[${b.body.toString()}]`) as WireRecord[]);
 }
 
 export interface InflightSummary {
@@ -65,6 +76,13 @@ export interface RecordState {
 
 const INFLIGHT = 1;
 const SETTLED = 2;
+
+interface BodyRow {
+  firstSeq: number;
+  lastSeq: number;
+  n: number;
+  body: Buffer;
+}
 
 interface BatchRow {
   batch: string;
@@ -120,15 +138,13 @@ export class Outbox {
    */
   takeBatch(stream: StreamName, max: number, now: Date = new Date()): BatchPayloads | null {
     return this.relaxed(() => {
-      const rows = this.takePending(stream, max);
-      if (rows.length === 0) return null;
-      const firstSeq = rows[0].seq;
-      const lastSeq = rows[rows.length - 1].seq;
-      const batch = newBatchId(stream, firstSeq, lastSeq);
+      const head = this.st.pendingBody.get(stream, this.claimed(stream), Math.max(0, Math.trunc(max))) as BodyRow;
+      if (head.n === 0) return null;
+      const batch = newBatchId(stream, head.firstSeq, head.lastSeq);
       const sentAt = now.toISOString();
-      this.st.insertBatch.run(stream, batch, firstSeq, lastSeq, rows.length, sentAt);
-      this.st.setClaimed.run(stream, lastSeq);
-      return { batch, firstSeq, lastSeq, sentAt, attempts: 1, payloads: rows.map((x) => x.payload) };
+      this.st.insertBatch.run(stream, batch, head.firstSeq, head.lastSeq, head.n, sentAt);
+      this.st.setClaimed.run(stream, head.lastSeq);
+      return { batch, firstSeq: head.firstSeq, lastSeq: head.lastSeq, count: head.n, sentAt, attempts: 1, body: head.body };
     });
   }
 
@@ -158,8 +174,8 @@ export class Outbox {
   batchPayloads(stream: StreamName, batch: string): BatchPayloads | null {
     const b = this.st.batch.get(stream, batch) as BatchRow | undefined;
     if (!b || b.state !== INFLIGHT) return null;
-    const payloads = this.st.rangePayloads.all(stream, b.first_seq, b.last_seq) as string[];
-    return { batch, firstSeq: b.first_seq, lastSeq: b.last_seq, sentAt: b.sent_at, attempts: b.attempts, payloads };
+    const r = this.st.rangeBody.get(stream, b.first_seq, b.last_seq) as BodyRow;
+    return { batch, firstSeq: b.first_seq, lastSeq: b.last_seq, count: r.n, sentAt: b.sent_at, attempts: b.attempts, body: r.body ?? Buffer.alloc(0) };
   }
 
   /** Records a re-send of an in-flight batch (sent_at, attempts). Returns 1, or 0 if not in flight. */
@@ -327,6 +343,16 @@ function prepare(db: Database) {
     countAbove: p<[string, number]>('SELECT count(*) AS n FROM outbox WHERE stream = ? AND seq > ?'),
     countRange: p<[string, number, number]>('SELECT count(*) AS n FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ?'),
     seqsFrom: p<[string, number, number]>('SELECT seq FROM outbox WHERE stream = ? AND seq >= ? ORDER BY seq LIMIT ?').pluck(),
+    // group_concat(... ORDER BY) needs SQLite 3.44+ (better-sqlite3 12 bundles 3.5x). The cast
+    // hands the joined text to JS as a Buffer: no UTF-8 round trip before the socket write.
+    pendingBody: p<[string, number, number]>(
+      `SELECT min(seq) AS firstSeq, max(seq) AS lastSeq, count(*) AS n, CAST(group_concat(payload, ',' ORDER BY seq) AS BLOB) AS body
+       FROM (SELECT seq, payload FROM outbox WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?)`,
+    ),
+    rangeBody: p<[string, number, number]>(
+      `SELECT min(seq) AS firstSeq, max(seq) AS lastSeq, count(*) AS n, CAST(group_concat(payload, ',' ORDER BY seq) AS BLOB) AS body
+       FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ?`,
+    ),
     rangePayloads: p<[string, number, number]>('SELECT payload FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ? ORDER BY seq').pluck(),
     firstCreatedFrom: p<[string, number]>('SELECT created_at FROM outbox WHERE stream = ? AND seq >= ? ORDER BY seq LIMIT 1'),
     insertBatch: p<[string, string, number, number, number, string]>(

@@ -52,9 +52,16 @@ interface Inflight {
   sentAt: number;
 }
 
-/** The batch message: the stored record JSON is spliced in as is, never re-serialised. */
-export function batchMessage(batch: string, payloads: readonly string[]): string {
-  return `{"v":1,"batch":${JSON.stringify(batch)},"records":[${payloads.join(',')}]}`;
+const TAIL = Buffer.from(']}');
+
+/**
+ * The batch message `{"v":1,"batch":"<id>","records":[...]}`: the stored record JSON (already
+ * joined by SQLite) is spliced in as bytes, never parsed or re-serialised.
+ */
+export function batchMessage(batch: string, body: Buffer | readonly string[]): Buffer {
+  const head = Buffer.from(`{"v":1,"batch":${JSON.stringify(batch)},"records":[`);
+  const inner = Buffer.isBuffer(body) ? body : Buffer.from(body.join(','));
+  return Buffer.concat([head, inner, TAIL], head.length + inner.length + TAIL.length);
 }
 
 export class Uplink extends EventEmitter<UplinkEvents> {
@@ -204,6 +211,8 @@ export class Uplink extends EventEmitter<UplinkEvents> {
         this.resend(batch);
       }
     }
+    // Safety net: rows enqueued without a notify() still leave within one period.
+    if (!this.lingerTimer) this.pump();
   }
 
   private pump(): void {
@@ -245,11 +254,11 @@ export class Uplink extends EventEmitter<UplinkEvents> {
   }
 
   private send(b: BatchPayloads, resend: boolean): void {
-    const msg = batchMessage(b.batch, b.payloads);
+    const msg = batchMessage(b.batch, b.body);
     this.opts.link.publish(this.topic, msg, { qos: 1, retain: false }).catch((err: Error) => {
       // Stays in flight: re-sent on reconnect or after the ack timeout.
       this.log.debug({ stream: this.opts.stream, batch: b.batch, err: err.message }, 'uplink: publish not confirmed');
     });
-    this.emit('sent', b.batch, b.payloads.length, resend);
+    this.emit('sent', b.batch, b.count, resend);
   }
 }

@@ -143,3 +143,18 @@ t.test('stop ends the session politely and delivers nothing afterwards', async (
   await new Promise((r) => setTimeout(r, 100));
   t.equal(store.calls.length, 0);
 });
+
+t.test('firmware without CMD_PREPARE_BUFFER: the log comes with CMD_ATTLOG_RRQ, still checked', async (t) => {
+  const { sim, store, driver } = await setup(t, { bufferedRead: false, recordSize: 49 });
+  sim.fill(records(2000));
+  await driver.start();
+  await waitFor('download', () => driver.status().lastDownload !== null);
+  t.same(driver.status().lastDownload, { records: 2000, stored: 2000, duplicates: 0, cleared: false });
+  t.equal(sim.stats.readBufferRequests, 0);
+  t.ok((sim.stats.commands[String(13)] ?? 0) >= 1, 'CMD_ATTLOG_RRQ used');
+  // A short answer is refused like a short chunk.
+  sim.injectFault('truncate-chunk');
+  await t.rejects(driver.downloadNow());
+  t.equal(store.calls.length, 2000, 'nothing stored from the short answer');
+  t.equal((await driver.downloadNow()).duplicates, 2000);
+});

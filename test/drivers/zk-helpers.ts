@@ -58,7 +58,7 @@ export function zkConfig(port: number, over: Partial<ZkClockConfig> = {}): ZkClo
     port,
     transport: 'tcp',
     pollSeconds: 3600,
-    timeoutMs: 1000,
+    timeoutMs: 3000,
     timezone: 'Europe/Berlin',
     ...over,
   });

@@ -189,3 +189,78 @@ t.test('an unreachable terminal: start resolves, retries with backoff, connects 
   await waitFor('connected', () => driver.status().connected);
   t.pass('connected after the terminal appeared');
 });
+
+t.test('a terminal that stops answering on an open TCP connection is replaced', async (t) => {
+  const { sim, store, driver, transitions } = await setup(t);
+  await driver.start();
+  await waitFor('download', () => driver.status().lastDownload !== null);
+  const connectionsBefore = sim.stats.connections;
+  sim.injectFault('silent'); // the next command (a keepalive probe) gets no answer
+  await waitFor('offline', () => transitions.includes(false));
+  await waitFor('new session', () => sim.stats.connections > connectionsBefore && driver.status().connected);
+  t.match(driver.status().lastError ?? '', /keepalive|timed out|no reply/);
+  sim.punch('AFTER-HANG');
+  await waitFor('punch', () => store.stored.size === 1);
+});
+
+t.test('a settlement check that throws keeps the log and does not fail the download', async (t) => {
+  const { sim, store, driver, notices } = await setup(t, {}, { clearLogWhenSettled: true }, {
+    isSettled: () => {
+      throw new Error('store closed');
+    },
+  });
+  sim.fill(records(4));
+  await driver.start();
+  await waitFor('download', () => driver.status().lastDownload !== null);
+  t.equal(driver.status().downloadsFailed, 0);
+  t.equal(driver.status().lastDownload?.cleared, false);
+  t.equal(sim.log.length, 4);
+  t.equal(store.stored.size, 4);
+  t.ok(notices.includes('clear-skipped'));
+});
+
+t.test('a full log that overwrote its oldest record (same count) is not cleared', async (t) => {
+  const { sim, store, driver, notices } = await setup(t, {}, { clearLogWhenSettled: true });
+  sim.fill(records(5));
+  await driver.start();
+  await waitFor('download', () => driver.status().lastDownload !== null);
+  for (const k of store.stored.keys()) store.settled.add(k);
+  sim.beforeCommand = (cmd) => {
+    if (cmd === CMD.DISABLEDEVICE) {
+      sim.beforeCommand = null;
+      sim.log.shift(); // the terminal drops its oldest record for a new one
+      sim.fill(records(1, () => 'OVERWRITER'));
+    }
+  };
+  const r = await driver.downloadNow();
+  t.equal(r.cleared, false);
+  t.equal(sim.log.length, 5);
+  t.ok(sim.log.some((x) => x.user === 'OVERWRITER'), 'the new punch is still on the terminal');
+  t.ok(notices.includes('clear-skipped'));
+  const next = await driver.downloadNow();
+  t.equal(next.stored, 1, 'and arrives with the next download');
+});
+
+t.test('stop during a connect that hangs: resolves, leaves no socket open', async (t) => {
+  const { createServer } = await import('node:net');
+  let open = 0;
+  let accepted = 0;
+  const server = createServer((sock) => {
+    accepted++;
+    open++;
+    sock.on('close', () => open--);
+    sock.on('error', () => undefined);
+    sock.resume(); // read (and drop) requests so the peer's close is seen; never answer
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as { port: number }).port;
+  const store = mapSink();
+  const driver = new ZkDriver(zkConfig(port, { timeoutMs: 30_000 }), store.sink, {});
+  const started = driver.start();
+  await waitFor('connection accepted', () => accepted === 1);
+  await driver.stop();
+  await started;
+  await waitFor('socket closed', () => open === 0);
+  t.equal(driver.status().connected, false);
+});

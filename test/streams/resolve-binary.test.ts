@@ -1,4 +1,4 @@
-// ffmpeg/ffprobe resolution order: config → env → PATH → bundled (ffmpeg only).
+// ffmpeg/ffprobe resolution order: config → env → PATH → bundled npm package.
 import t from 'tap';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,12 +52,13 @@ t.test('the real optional dependency, when installed, resolves and runs', async 
   t.match(r.version, /\S/);
 });
 
-t.test('ffprobe: config, env, PATH; no bundled fallback, and the error says so', async (t) => {
+t.test('ffprobe: config, env, PATH, then the bundled package; none at all is a clear error', async (t) => {
   const probeCfg = fake('cfg', 'ffprobe', 'cfg-p');
   t.equal((await resolveFfprobe({ configured: probeCfg, env: { PATH } })).source, 'config');
   t.equal((await resolveFfprobe({ env: { PATH, FFPROBE_PATH: probeCfg } })).source, 'env');
   t.same(await resolveFfprobe({ env: { PATH } }), { path: join(PATH, 'ffprobe'), source: 'path', version: 'path-probe-3' });
-  await t.rejects(resolveFfprobe({ env: { PATH: join(dir, 'nothing') } }), /ships no ffprobe/);
+  t.equal((await resolveFfprobe({ env: { PATH: join(dir, 'nothing') }, bundled: async () => probeCfg })).source, 'bundled');
+  await t.rejects(resolveFfprobe({ env: { PATH: join(dir, 'nothing') }, bundled: async () => null }), /ffprobe not found.*apt-get install -y ffmpeg/);
 });
 
 t.test('a configured binary that does not run is an error, not silently skipped', async (t) => {

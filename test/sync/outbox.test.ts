@@ -3,7 +3,7 @@ import type { Test } from 'tap';
 import { join } from 'node:path';
 import { openDatabase, closeDatabase } from '../../sync/store/database.js';
 import { PunchStore } from '../../sync/store/punch-store.js';
-import { Outbox } from '../../sync/outbox/outbox.js';
+import { Outbox, batchRecords } from '../../sync/outbox/outbox.js';
 import { tempDir, punch } from './fixtures.js';
 
 function setup(t: Test) {
@@ -28,7 +28,7 @@ t.test('state machine: pending -> inflight -> settled, by named batch only', asy
   t.match(a.batch, /^attendance-1-4-[0-9a-f]{8}$/);
   t.match(b, { firstSeq: 5, lastSeq: 8 });
   t.not(a.batch, b.batch);
-  t.same(a.payloads.map((p) => JSON.parse(p).id), ['G:1', 'G:2', 'G:3', 'G:4']);
+  t.same(batchRecords(a).map((r) => r.id), ['G:1', 'G:2', 'G:3', 'G:4']);
   t.match(outbox.stats('attendance'), { pending: 2, inflight: 8, settled: 0, lastAckAt: null, lastSeq: 10 });
   t.same(outbox.inflightSummary('attendance').map((s) => [s.batch, s.firstSeq, s.lastSeq, s.count]), [[a.batch, 1, 4, 4], [b.batch, 5, 8, 4]]);
   const ib = outbox.inflightBatches('attendance');
@@ -44,7 +44,7 @@ t.test('state machine: pending -> inflight -> settled, by named batch only', asy
   t.type(st.lastAckAt, 'string');
   t.type(st.oldestPendingAgeSeconds, 'number');
   t.equal(outbox.batchPayloads('attendance', b.batch), null, 'settled batch no longer in flight');
-  t.equal(outbox.batchPayloads('attendance', a.batch)!.payloads.length, 4);
+  t.equal(outbox.batchPayloads('attendance', a.batch)!.count, 4);
   t.equal(outbox.markResent('attendance', a.batch), 1);
   t.equal(outbox.markResent('attendance', b.batch), 0, 'a settled batch is not re-sent');
   t.equal(outbox.batchPayloads('attendance', a.batch)!.attempts, 2);
@@ -61,7 +61,7 @@ t.test('claim by explicit seqs: only the head of the queue, in order', async (t)
   t.equal(outbox.pendingCount('attendance'), 5, 'a refused claim changes nothing');
   outbox.claim('attendance', 'x-1', [1, 2]);
   t.same(state(outbox).map((r) => [r.state, r.batch]), [[1, 'x-1'], [1, 'x-1'], [0, null], [0, null], [0, null]]);
-  t.same(outbox.takeBatch('attendance', 10)!.payloads.map((p) => JSON.parse(p).seq), [3, 4, 5]);
+  t.same(batchRecords(outbox.takeBatch('attendance', 10)!).map((r) => r.seq), [3, 4, 5]);
   t.match(outbox.stats('attendance'), { pending: 0, inflight: 5 });
   t.throws(() => outbox.enqueue('attendance', { recordId: 'G:3', orderKey: 'c1', payload: {}, seq: 3 }), /not above/, 'no record below the cursor');
 });
@@ -88,7 +88,7 @@ t.test('resendFrom puts settled and in-flight rows back to pending, batch cleare
   t.match(outbox.stats('attendance'), { pending: 5, inflight: 0, settled: 1 });
   // Re-sent records travel again, in order, in new batches.
   const c = outbox.takeBatch('attendance', 10)!;
-  t.same(c.payloads.map((p) => JSON.parse(p).id), ['G:2', 'G:3', 'G:4', 'G:5', 'G:6']);
+  t.same(batchRecords(c).map((r) => r.id), ['G:2', 'G:3', 'G:4', 'G:5', 'G:6']);
   t.equal(outbox.settle('attendance', a.batch), 0, 'the truncated batch was already settled');
   t.equal(outbox.settle('attendance', c.batch), 5);
   t.match(outbox.stats('attendance'), { pending: 0, inflight: 0, settled: 6 });
@@ -96,7 +96,7 @@ t.test('resendFrom puts settled and in-flight rows back to pending, batch cleare
   for (let i = 6; i < 10; i++) store.append(punch(i));
   const d = outbox.takeBatch('attendance', 4)!;
   t.equal(outbox.resendFrom('attendance', 9), 2);
-  t.same(outbox.batchPayloads('attendance', d.batch)!.payloads.map((p) => JSON.parse(p).seq), [7, 8]);
+  t.same(batchRecords(outbox.batchPayloads('attendance', d.batch)!).map((r) => r.seq), [7, 8]);
   t.equal(outbox.settle('attendance', d.batch), 2);
   t.same(state(outbox).slice(6).map((r) => r.state), [2, 2, 0, 0]);
 });
