@@ -17,7 +17,7 @@ import {
   type RealtimeLayout,
   type RecordSize,
 } from '../zk/attlog.js';
-import { localToDate, partsInZone, type LocalParts } from '../zk/local-time.js';
+import { fieldsInZone, invalidLocalFieldsReason, localToDate, type LocalFields } from '../time/zoned-time.js';
 import type { VerifyMethod } from '../../config/clocks.js';
 
 export interface ZkSimUser {
@@ -30,7 +30,7 @@ export interface ZkSimRecord {
   user: string;
   verifyCode: number;
   state: number;
-  time: LocalParts;
+  time: LocalFields;
 }
 
 export type ZkSimFault =
@@ -235,15 +235,15 @@ export class ZkSim extends EventEmitter<{ command: [cmd: number, sessionId: numb
   }
 
   /** The terminal's wall-clock time now. */
-  now(): LocalParts {
-    return partsInZone(new Date(Date.now() + this.clockOffsetSeconds * 1000), this.opts.timeZone);
+  now(): LocalFields {
+    return fieldsInZone(new Date(Date.now() + this.clockOffsetSeconds * 1000), this.opts.timeZone);
   }
 
   /**
    * A person verifies at the terminal: the record is logged and pushed as a realtime event to every
    * session subscribed to EF_ATTLOG (re-sent until acknowledged).
    */
-  punch(user: string, verify: VerifyMethod | number = 'fingerprint', time?: LocalParts, state = 0): ZkSimRecord {
+  punch(user: string, verify: VerifyMethod | number = 'fingerprint', time?: LocalFields, state = 0): ZkSimRecord {
     let u = this.users.get(user);
     if (!u) {
       u = { uid: this.users.size + 1, user };
@@ -437,7 +437,10 @@ export class ZkSim extends EventEmitter<{ command: [cmd: number, sessionId: numb
       }
       case CMD.SET_TIME: {
         if (p.data.length < 4) return this.reply(s, p, CMD.ACK_ERROR);
-        const wanted = localToDate(decodePackedTime(p.data.readUInt32LE(0)), this.opts.timeZone).getTime();
+        const fields = decodePackedTime(p.data.readUInt32LE(0));
+        // The packed format can say 31 February; such a time names no instant, so it is refused.
+        if (invalidLocalFieldsReason(fields)) return this.reply(s, p, CMD.ACK_ERROR);
+        const wanted = localToDate(fields, this.opts.timeZone).getTime();
         this.clockOffsetSeconds = Math.round((wanted - Date.now()) / 1000);
         return this.reply(s, p, CMD.ACK_OK);
       }

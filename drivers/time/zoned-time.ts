@@ -1,7 +1,8 @@
-// Wall-clock times in an IANA zone <-> ISO-8601 instants with the offset that applied then.
-// Clocks print local time without an offset; a punch must carry the offset valid at that instant
-// (DST included), so the center can compare punches from any zone. Offsets come from the runtime's
-// time zone database through Intl.DateTimeFormat: no tz library, no hand-written DST rules.
+// Wall-clock times in an IANA zone <-> instants (Date, or ISO-8601 with the offset that applied then).
+// Clocks print or keep local time without an offset (line clocks, ZK terminals); a punch must carry
+// the offset valid at that instant (DST included), so the center can compare punches from any zone.
+// Offsets come from the runtime's time zone database through Intl.DateTimeFormat: no tz library,
+// no hand-written DST rules. The one module for this in drivers/ (line and zk both use it).
 
 /** A local wall-clock time as a device prints it. Months and days are 1-based. */
 export interface LocalFields {
@@ -57,7 +58,20 @@ function wallFieldsAt(epochMs: number, timeZone: string): LocalFields {
     if (part.type === 'era') bc = part.value.startsWith('B');
     else if (part.type !== 'literal') out[part.type] = Number(part.value);
   }
-  return { y: bc ? 1 - out.year : out.year, mo: out.month, d: out.day, h: out.hour, mi: out.minute, s: out.second };
+  // hourCycle h23 should never give 24, but some older ICU builds printed midnight as 24.
+  const h = out.hour === 24 ? 0 : out.hour;
+  return { y: bc ? 1 - out.year : out.year, mo: out.month, d: out.day, h, mi: out.minute, s: out.second };
+}
+
+/**
+ * Wall-clock fields of an instant in `timeZone` (default: the box's), whole seconds (milliseconds
+ * are dropped, not rounded). What a terminal should show at that instant, e.g. to set its clock.
+ */
+export function fieldsInZone(date: Date, timeZone: string = boxTimeZone()): LocalFields {
+  const ms = date.getTime();
+  if (!Number.isFinite(ms)) throw new RangeError('invalid Date');
+  assertTimeZone(timeZone);
+  return wallFieldsAt(ms, timeZone);
 }
 
 /** The fields read as if they were UTC, in ms (no two-digit-year surprises of Date.UTC). */
@@ -99,7 +113,7 @@ export function invalidLocalFieldsReason(f: LocalFields): string | null {
 }
 
 /**
- * A wall-clock time in `timeZone` (default: the box's) as ISO-8601 with the offset in force then.
+ * The instant (epoch ms) a wall-clock time in `timeZone` denotes, and the offset in force then.
  * Throws a RangeError for impossible dates (2026-02-30, 25:00) and unknown zones.
  *
  * Around DST changes it behaves like Temporal's "compatible" disambiguation: a repeated hour
@@ -107,7 +121,7 @@ export function invalidLocalFieldsReason(f: LocalFields): string | null {
  * 02:30 on the Berlin spring-forward day becomes 03:30+02:00 — the same instant a clock that
  * ignores DST meant.
  */
-export function localToIso(fields: LocalFields, timeZone: string = boxTimeZone()): string {
+function resolveLocal(fields: LocalFields, timeZone: string): { ms: number; offsetMs: number } {
   const reason = invalidLocalFieldsReason(fields);
   if (reason) throw new RangeError(reason);
   assertTimeZone(timeZone);
@@ -116,12 +130,39 @@ export function localToIso(fields: LocalFields, timeZone: string = boxTimeZone()
   // Offsets a day either side bracket at most one transition (zones change at most twice a year).
   const before = offsetMsAt(local - day, timeZone);
   const after = offsetMsAt(local + day, timeZone);
-  // Common case, no transition near: one offset fits (two Intl look-ups per line in all).
-  if (before === after) return formatIso(local - before, before);
+  // Common case, no transition near: one offset fits (two Intl look-ups per time in all).
+  if (before === after) return { ms: local - before, offsetMs: before };
   const isValid = (t: number): boolean => offsetMsAt(t, timeZone) === local - t;
   const candidates = [local - before, local - after].filter(isValid).sort((a, b) => a - b);
-  const instant = candidates.length > 0 ? candidates[0] : local - before;
-  return isoInZone(new Date(instant), timeZone);
+  // No candidate fits: the time lies in a gap; read it with the offset before the change.
+  const ms = candidates.length > 0 ? candidates[0] : local - before;
+  return { ms, offsetMs: offsetMsAt(ms, timeZone) };
+}
+
+/**
+ * A wall-clock time in `timeZone` (default: the box's) as ISO-8601 with the offset in force then,
+ * e.g. 2026-12-04T08:30:15+01:00. Rules (DST, impossible dates) as for `localToDate`.
+ */
+export function localToIso(fields: LocalFields, timeZone: string = boxTimeZone()): string {
+  const { ms, offsetMs } = resolveLocal(fields, timeZone);
+  return formatIso(ms, offsetMs);
+}
+
+/**
+ * The instant a wall-clock time in `timeZone` (default: the box's) denotes.
+ * Throws a RangeError for impossible dates (2026-02-30, 25:00) and unknown zones. A repeated hour
+ * (autumn) means its first occurrence; a time in the skipped hour (spring) moves forward by the gap.
+ */
+export function localToDate(fields: LocalFields, timeZone: string = boxTimeZone()): Date {
+  return new Date(resolveLocal(fields, timeZone).ms);
+}
+
+/**
+ * `YYYY-MM-DDTHH:mm:ss` of the fields themselves, no zone and no validation: the device's own
+ * notation, stable for dedupe keys and audit even when the device sent an impossible date.
+ */
+export function formatLocal(f: LocalFields): string {
+  return `${pad4(f.y)}-${pad2(f.mo)}-${pad2(f.d)}T${pad2(f.h)}:${pad2(f.mi)}:${pad2(f.s)}`;
 }
 
 /**

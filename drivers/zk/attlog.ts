@@ -12,7 +12,7 @@
 // User ids are NUL-terminated strings inside their field: everything before the first NUL is kept
 // (popular libraries cut them to 9 characters, which merges different people).
 import type { VerifyMethod } from '../../config/clocks.js';
-import type { LocalParts } from './local-time.js';
+import { invalidLocalFieldsReason, type LocalFields } from '../time/zoned-time.js';
 
 export type RecordSize = 8 | 16 | 40 | 49;
 export const RECORD_SIZES: readonly RecordSize[] = [8, 16, 40, 49];
@@ -27,7 +27,7 @@ export interface AttRecord {
   verifyCode: number;
   /** Attendance state code (0 check-in, 1 check-out, ...). */
   state: number;
-  time: LocalParts;
+  time: LocalFields;
   workcode?: number;
   /** The record bytes exactly as received. */
   raw: Buffer;
@@ -36,7 +36,7 @@ export interface AttRecord {
 // ---- packed time -------------------------------------------------------------------------------
 
 /** Decodes the packed uint32: ((((y%100)*12 + mo-1)*31 + d-1)*24 + h)*60 + mi)*60 + s, year 2000+. */
-export function decodePackedTime(t: number): LocalParts {
+export function decodePackedTime(t: number): LocalFields {
   let v = t >>> 0;
   const s = v % 60;
   v = Math.floor(v / 60);
@@ -52,24 +52,22 @@ export function decodePackedTime(t: number): LocalParts {
 }
 
 /** Encodes local parts into the packed uint32 (years 2000-2099; the format keeps only y % 100). */
-export function encodePackedTime(p: LocalParts): number {
+export function encodePackedTime(p: LocalFields): number {
   return (((p.y % 100) * 12 * 31 + (p.mo - 1) * 31 + (p.d - 1)) * 86400 + (p.h * 60 + p.mi) * 60 + p.s) >>> 0;
 }
 
 /** The realtime 6-byte time: year-2000, month, day, hour, minute, second. */
-export function decodeTimeHex(b: Uint8Array, off = 0): LocalParts {
+export function decodeTimeHex(b: Uint8Array, off = 0): LocalFields {
   return { y: 2000 + b[off], mo: b[off + 1], d: b[off + 2], h: b[off + 3], mi: b[off + 4], s: b[off + 5] };
 }
 
-export function encodeTimeHex(p: LocalParts): Buffer {
+export function encodeTimeHex(p: LocalFields): Buffer {
   return Buffer.from([p.y - 2000, p.mo, p.d, p.h, p.mi, p.s]);
 }
 
 /** True when the parts name a real calendar second (the packed format allows 31 February). */
-export function isValidLocal(p: LocalParts): boolean {
-  if (p.mo < 1 || p.mo > 12 || p.d < 1 || p.h > 23 || p.mi > 59 || p.s > 59) return false;
-  const dim = new Date(Date.UTC(p.y, p.mo, 0)).getUTCDate();
-  return p.d <= dim;
+export function isValidLocal(p: LocalFields): boolean {
+  return invalidLocalFieldsReason(p) === null;
 }
 
 // ---- user id strings ---------------------------------------------------------------------------
@@ -176,7 +174,7 @@ export interface EncodableRecord {
   user: string;
   verifyCode: number;
   state: number;
-  time: LocalParts;
+  time: LocalFields;
   workcode?: number;
 }
 

@@ -19,7 +19,7 @@ import {
 } from './packet.js';
 import { TcpFramer } from './tcp-framer.js';
 import { decodeAttlogBuffer, decodePackedTime, encodePackedTime, type AttRecord, type RecordSize } from './attlog.js';
-import type { LocalParts } from './local-time.js';
+import type { LocalFields } from '../time/zoned-time.js';
 import { ZkAuthError, ZkCommandError, ZkConnectionError, ZkIncompleteDownloadError, ZkTimeoutError } from './errors.js';
 
 export type ZkTransport = 'tcp' | 'udp';
@@ -445,14 +445,14 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   }
 
   /** The terminal's wall-clock time (naive local parts). */
-  async getTime(): Promise<LocalParts> {
+  async getTime(): Promise<LocalFields> {
     const d = await this.command(CMD.GET_TIME);
     if (d.length < 4) throw new ZkCommandError('CMD_GET_TIME returned no time', CMD.ACK_OK);
     return decodePackedTime(d.readUInt32LE(0));
   }
 
   /** Sets the terminal's clock and makes it take effect (CMD_REFRESHDATA). */
-  async setTime(p: LocalParts): Promise<void> {
+  async setTime(p: LocalFields): Promise<void> {
     const b = Buffer.alloc(4);
     b.writeUInt32LE(encodePackedTime(p), 0);
     await this.command(CMD.SET_TIME, b);

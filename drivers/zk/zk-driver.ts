@@ -13,7 +13,7 @@ import { silentLogger, type DriverLogger } from '../logger.js';
 import { ZkClient, type ZkRealtimeEvent, type ZkTransport } from './zk-client.js';
 import { EF } from './packet.js';
 import { decodeRealtimeAttlog, isValidLocal, verifyFromZk, type AttRecord } from './attlog.js';
-import { assertTimeZone, defaultTimeZone, formatLocal, localToDate, localToIso, partsInZone } from './local-time.js';
+import { assertTimeZone, boxTimeZone, fieldsInZone, formatLocal, localToDate, localToIso } from '../time/zoned-time.js';
 import { ZkConnectionError, ZkTimeoutError } from './errors.js';
 
 export interface ZkDriverOptions {
@@ -79,7 +79,7 @@ export class ZkDriver extends EventEmitter<ClockEvents> implements ClockDriver {
     this.sink = sink;
     this.opts = opts;
     this.log = opts.logger ?? silentLogger;
-    this.timeZone = cfg.timezone ?? defaultTimeZone();
+    this.timeZone = cfg.timezone ?? boxTimeZone();
     assertTimeZone(this.timeZone);
     this.identity = `${cfg.host}:${cfg.port}`;
     this.st = {
@@ -310,12 +310,17 @@ export class ZkDriver extends EventEmitter<ClockEvents> implements ClockDriver {
   private deliver(rec: AttRecord, source: 'realtime' | 'download'): { key: string; duplicate: boolean } {
     const key = this.dedupeKey(rec);
     const local = formatLocal(rec.time);
-    if (!isValidLocal(rec.time)) this.emit('notice', 'invalid-device-time', { user: rec.user, deviceLocalTime: local, source });
+    // An impossible terminal time (the packed format allows 31 February) names no instant. The
+    // punch is still delivered, never dropped, but without deviceTime: the gateway stamps it at
+    // receipt like any clock without a time, and extra.deviceLocalTime keeps what the terminal said.
+    // (Rolling it over to 3 March would invent a plausible-looking time nobody could tell apart.)
+    const valid = isValidLocal(rec.time);
+    if (!valid) this.emit('notice', 'invalid-device-time', { user: rec.user, deviceLocalTime: local, source });
     const punch: DevicePunch = {
       clock: this.id,
       user: rec.user,
       verify: verifyFromZk(rec.verifyCode),
-      deviceTime: localToIso(rec.time, this.timeZone),
+      ...(valid ? { deviceTime: localToIso(rec.time, this.timeZone) } : {}),
       raw: rec.raw.toString('hex'),
       extra: {
         dedupeKey: key,
@@ -448,11 +453,16 @@ export class ZkDriver extends EventEmitter<ClockEvents> implements ClockDriver {
   private async checkClock(c: ZkClient): Promise<void> {
     const t0 = Date.now();
     const dev = await c.getTime();
-    const offset = Math.round((localToDate(dev, this.timeZone).getTime() - (t0 + Date.now()) / 2) / 1000);
+    // A terminal clock showing an impossible date has no offset to measure; it is reported as
+    // unknown (null) and, when syncing is allowed, set like any clock that drifted too far.
+    const offset = isValidLocal(dev)
+      ? Math.round((localToDate(dev, this.timeZone).getTime() - (t0 + Date.now()) / 2) / 1000)
+      : null;
     this.st.deviceClockOffsetSeconds = offset;
+    if (offset === null) this.emit('notice', 'invalid-device-clock', { deviceLocalTime: formatLocal(dev) });
     if (!this.cfg.syncTime || !this.opts.isClockSynced?.()) return;
-    if (Math.abs(offset) <= (this.opts.maxClockDriftSeconds ?? 2)) return;
-    await c.setTime(partsInZone(new Date(), this.timeZone));
+    if (offset !== null && Math.abs(offset) <= (this.opts.maxClockDriftSeconds ?? 2)) return;
+    await c.setTime(fieldsInZone(new Date(), this.timeZone));
     this.st.deviceClockOffsetSeconds = 0;
     this.emit('notice', 'device-clock-set', { previousOffsetSeconds: offset });
   }

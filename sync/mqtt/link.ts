@@ -160,8 +160,9 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
         timeoutMs,
       ).catch((err: Error) => this.log.warn({ err: err.message }, 'mqtt: offline status not confirmed'));
     }
-    // A clean DISCONNECT: the broker discards the Last Will.
-    await withTimeout(client.endAsync(false), timeoutMs).catch(() => client.end(true));
+    // A clean DISCONNECT: the broker discards the Last Will. Not connected (broker down, still
+    // connecting): nothing to say to anyone, just close the socket.
+    if (this.connected) await withTimeout(client.endAsync(false), timeoutMs).catch(() => {});
     this.dropClient(client, 'stopped');
   }
 

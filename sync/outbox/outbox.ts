@@ -343,15 +343,17 @@ function prepare(db: Database) {
     countAbove: p<[string, number]>('SELECT count(*) AS n FROM outbox WHERE stream = ? AND seq > ?'),
     countRange: p<[string, number, number]>('SELECT count(*) AS n FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ?'),
     seqsFrom: p<[string, number, number]>('SELECT seq FROM outbox WHERE stream = ? AND seq >= ? ORDER BY seq LIMIT ?').pluck(),
-    // group_concat(... ORDER BY) needs SQLite 3.44+ (better-sqlite3 12 bundles 3.5x). The cast
-    // hands the joined text to JS as a Buffer: no UTF-8 round trip before the socket write.
+    // SQLite joins the records: the ordered subquery runs as a co-routine feeding the aggregate
+    // row by row in index order, so the concatenation is in seq order (a test checks it). An
+    // ORDER BY inside group_concat would say the same but costs a sort of every batch (~50%).
+    // The cast hands the joined text to JS as a Buffer: no UTF-8 round trip before the socket.
     pendingBody: p<[string, number, number]>(
-      `SELECT min(seq) AS firstSeq, max(seq) AS lastSeq, count(*) AS n, CAST(group_concat(payload, ',' ORDER BY seq) AS BLOB) AS body
+      `SELECT min(seq) AS firstSeq, max(seq) AS lastSeq, count(*) AS n, CAST(group_concat(payload, ',') AS BLOB) AS body
        FROM (SELECT seq, payload FROM outbox WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?)`,
     ),
     rangeBody: p<[string, number, number]>(
-      `SELECT min(seq) AS firstSeq, max(seq) AS lastSeq, count(*) AS n, CAST(group_concat(payload, ',' ORDER BY seq) AS BLOB) AS body
-       FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ?`,
+      `SELECT min(seq) AS firstSeq, max(seq) AS lastSeq, count(*) AS n, CAST(group_concat(payload, ',') AS BLOB) AS body
+       FROM (SELECT seq, payload FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ? ORDER BY seq)`,
     ),
     rangePayloads: p<[string, number, number]>('SELECT payload FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ? ORDER BY seq').pluck(),
     firstCreatedFrom: p<[string, number]>('SELECT created_at FROM outbox WHERE stream = ? AND seq >= ? ORDER BY seq LIMIT 1'),

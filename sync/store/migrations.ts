@@ -38,10 +38,13 @@ export const migrations: readonly Migration[] = [
           boot_id        TEXT NOT NULL,
           raw            TEXT NOT NULL,
           extra          TEXT,               -- JSON
-          dedupe_key     TEXT UNIQUE,
+          dedupe_key     TEXT,
           corrected_from TEXT
         ) STRICT;
         CREATE INDEX punches_time ON punches(time_utc_ms);
+        -- Partial: most punches have no device identity, and an append should write no index
+        -- page it does not need (every page is fsynced with the commit).
+        CREATE UNIQUE INDEX punches_dedupe ON punches(dedupe_key) WHERE dedupe_key IS NOT NULL;
 
         -- The only uplink queue. A row is written once and never updated: its state is where its
         -- seq lies. Every row with seq <= stream_meta.claimed_seq belongs to exactly one batch of

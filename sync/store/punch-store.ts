@@ -33,6 +33,8 @@ interface PunchRow {
 }
 
 const COUNTER = 'punch';
+/** Same rule as IsoTime in sync/contract/asyncapi.yaml. */
+const ISO_WITH_OFFSET = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$/;
 const SELECT = `SELECT p.seq, p.id, p.clock, p.user, p.person, p.session, p.verify, p.time, p.received_at,
   p.clock_synced, p.mono_ns, p.boot_id, p.raw, p.extra FROM punches p`;
 
@@ -105,7 +107,12 @@ export class PunchStore {
    * disk. Throws on invalid input (nothing stored) or if the disk write fails.
    */
   append(p: NewPunch): AppendResult {
-    if (Number.isNaN(Date.parse(p.time))) throw new RangeError(`punch time is not an ISO-8601 instant: ${JSON.stringify(p.time)}`);
+    // The center reads these as instants: a time without its offset would be ambiguous evidence.
+    for (const [k, v] of [['time', p.time], ['receivedAt', p.receivedAt]] as const) {
+      if (typeof v !== 'string' || !ISO_WITH_OFFSET.test(v) || Number.isNaN(Date.parse(v))) {
+        throw new RangeError(`punch ${k} is not an ISO-8601 instant with offset: ${JSON.stringify(v)}`);
+      }
+    }
     if (typeof p.monoNs !== 'bigint') throw new TypeError('punch monoNs must be a bigint');
     return this.appendTx(p);
   }

@@ -37,7 +37,10 @@ export interface UplinkStatus {
   batchesResent: number;
   batchesAcked: number;
   recordsAcked: number;
+  /** Malformed ack payloads (ignored). */
   badAcks: number;
+  /** Well-formed acks for batches not in flight (duplicates, or after a resend settled them). */
+  staleAcks: number;
   lastAckAt: string | null;
 }
 
@@ -74,7 +77,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
   private lingerDeadline: number | null = null;
   private lingerTimer: NodeJS.Timeout | null = null;
   private ackTimer: NodeJS.Timeout | null = null;
-  private counters = { batchesSent: 0, batchesResent: 0, batchesAcked: 0, recordsAcked: 0, badAcks: 0 };
+  private counters = { batchesSent: 0, batchesResent: 0, batchesAcked: 0, recordsAcked: 0, badAcks: 0, staleAcks: 0 };
   private lastAckAt: string | null = null;
 
   private readonly onMessage = (topic: string, payload: Buffer) => {
@@ -149,9 +152,13 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     }
     this.inflight.delete(ack.batch);
     this.lastAckAt = new Date().toISOString();
-    this.counters.batchesAcked++;
-    this.counters.recordsAcked += n;
-    if (n === 0) this.log.debug({ stream: this.opts.stream, batch: ack.batch }, 'uplink: ack for unknown or settled batch');
+    if (n > 0) {
+      this.counters.batchesAcked++;
+      this.counters.recordsAcked += n;
+    } else {
+      this.counters.staleAcks++;
+      this.log.debug({ stream: this.opts.stream, batch: ack.batch }, 'uplink: ack for unknown or settled batch');
+    }
     this.emit('settled', ack.batch, n);
     this.notify();
   }

@@ -24,6 +24,7 @@ import { MqttLink } from '../../sync/mqtt/link.js';
 import { makeTopics } from '../../sync/mqtt/topics.js';
 import { Uplink, batchMessage } from '../../sync/uplink/uplink.js';
 import type { NewPunch } from '../../sync/types.js';
+import { configSchema } from '../../config/schema.js';
 
 export interface SyncBenchOptions {
   /** Wall time for each ingest run (ms). */
@@ -184,6 +185,8 @@ async function startCenterProcess(url: string, dataTopic: string, ackTopic: stri
 
 interface DrainResult {
   drainMs: number;
+  /** Gateway-process CPU during the best drain (includes the MQTT client, excludes broker and center). */
+  cpuMs: number;
   rawPubackMs: number;
   rawDeliveredMs: number;
   bytes: number;
@@ -213,30 +216,42 @@ async function drain(dir: string, records: number, batchMax: number, maxInflight
   const connected = new Promise<void>((r) => link.once('connected', () => r()));
   link.start();
   await connected;
-  const uplink = new Uplink({ stream: 'attendance', outbox, link, topics, batchMax, lingerMs: 20, maxInflightBatches, ackTimeoutMs: 60_000 });
-  const sentAt = new Map<string, number>();
-  const lat: number[] = [];
-  uplink.on('sent', (b) => sentAt.set(b, performance.now()));
-  uplink.on('settled', (b) => lat.push(performance.now() - (sentAt.get(b) ?? 0)));
-  let settled = 0;
-  const done = new Promise<void>((resolve) =>
-    uplink.on('settled', (_b, n) => {
-      settled += n;
-      if (settled >= records) resolve();
-    }),
-  );
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  uplink.start();
-  await done;
-  const drainMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const st = outbox.stats('attendance');
-  if (process.env.BENCH_DEBUG) {
-    lat.sort((a, b) => a - b);
-    console.error({ tcpNoDelay, drainMs, cpuMs: (cpu.user + cpu.system) / 1000, ackLatencyMsP50: lat[lat.length >> 1], ackLatencyMsP90: lat[Math.floor(lat.length * 0.9)] });
+  // Two drains of the same backlog (sync/resend puts it back to pending), best one kept: the raw
+  // side below is also a best-of-three.
+  let drainMs = Infinity;
+  let cpuMs = 0;
+  let st = outbox.stats('attendance');
+  for (let run = 0; run < 2; run++) {
+    if (run > 0) outbox.resendFrom('attendance', 1);
+    const uplink = new Uplink({ stream: 'attendance', outbox, link, topics, batchMax, lingerMs: 20, maxInflightBatches, ackTimeoutMs: 60_000 });
+    const sentAt = new Map<string, number>();
+    const lat: number[] = [];
+    uplink.on('sent', (b) => sentAt.set(b, performance.now()));
+    uplink.on('settled', (b) => lat.push(performance.now() - (sentAt.get(b) ?? 0)));
+    let settled = 0;
+    const done = new Promise<void>((resolve) =>
+      uplink.on('settled', (_b, n) => {
+        settled += n;
+        if (settled >= records) resolve();
+      }),
+    );
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    uplink.start();
+    await done;
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    await uplink.stop();
+    st = outbox.stats('attendance');
+    if (ms < drainMs) {
+      drainMs = ms;
+      cpuMs = (cpu.user + cpu.system) / 1000;
+    }
+    if (process.env.BENCH_DEBUG) {
+      lat.sort((a, b) => a - b);
+      console.error({ tcpNoDelay, run, ms, cpuMs: (cpu.user + cpu.system) / 1000, ackLatencyMsP50: lat[lat.length >> 1], ackLatencyMsP90: lat[Math.floor(lat.length * 0.9)] });
+    }
   }
-  await uplink.stop();
   await link.stop();
 
   // The exact bytes the uplink sent, rebuilt from the batches recorded in SQLite.
@@ -268,6 +283,7 @@ async function drain(dir: string, records: number, batchMax: number, maxInflight
   await broker.stop();
   return {
     drainMs,
+    cpuMs,
     rawPubackMs,
     rawDeliveredMs,
     bytes: messages.reduce((n, m) => n + m.length, 0),
@@ -279,9 +295,11 @@ async function drain(dir: string, records: number, batchMax: number, maxInflight
 
 export async function benchSync(opts: SyncBenchOptions = {}): Promise<Record<string, number | string>> {
   const dir = mkdtempSync(join(tmpdir(), 'tpgw-bench-sync-'));
+  // The shipped defaults (config/schema.ts), so the figures describe what a gateway really does.
+  const defaults = configSchema.parse({ gateway: { id: 'BENCH' } }).sync;
   const records = opts.drainRecords ?? 100_000;
-  const batchMax = opts.batchMax ?? 500;
-  const inflight = opts.maxInflightBatches ?? 8;
+  const batchMax = opts.batchMax ?? defaults.batchMax;
+  const inflight = opts.maxInflightBatches ?? defaults.maxInflightBatches;
   try {
     const a = ingest(dir, opts.ingestMs ?? 2000);
     // Main figure: the broker tuned as a center should be (set_tcp_nodelay true).
@@ -293,10 +311,13 @@ export async function benchSync(opts: SyncBenchOptions = {}): Promise<Record<str
       ...a,
       drainBroker: `${tuned.broker} (set_tcp_nodelay true)`,
       drainRecords: records,
+      drainBatchMax: batchMax,
+      drainMaxInflightBatches: inflight,
       drainBatches: tuned.batches,
       drainBytes: tuned.bytes,
       drainPendingLeft: tuned.pendingLeft + stock.pendingLeft,
       drainRecordsPerSec: rate(records, tuned.drainMs),
+      drainGatewayCpuMs: Math.round(tuned.cpuMs),
       rawMqttQos1RecordsPerSec: rate(records, tuned.rawPubackMs),
       rawMqttQos1DeliveredRecordsPerSec: rate(records, tuned.rawDeliveredMs),
       drainRatio: ratio(tuned.rawPubackMs, tuned.drainMs),

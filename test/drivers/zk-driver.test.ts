@@ -48,7 +48,23 @@ t.test('realtime punches are stored once, then acknowledged', async (t) => {
   t.equal(store.stored.size, 3);
 });
 
-t.test('an event the store could not take is not acknowledged; the re-send is stored', async (t) => {
+t.test('a punch with an impossible terminal time is stored without deviceTime, never dropped or rolled over', async (t) => {
+  const { sim, store, driver, notices } = await setup(t);
+  await driver.start();
+  await waitFor('first download', () => driver.status().lastDownload !== null);
+  sim.punch('1002', 'card', { y: 2026, mo: 2, d: 31, h: 8, mi: 0, s: 5 });
+  await waitFor('stored', () => store.stored.size === 1);
+  await waitFor('acked', () => sim.stats.eventsAcked === 1);
+  const p = [...store.stored.values()][0].punch;
+  t.equal(p.user, '1002');
+  t.notOk('deviceTime' in p, 'no invented time: the gateway stamps it at receipt');
+  t.equal(p.extra?.deviceLocalTime, '2026-02-31T08:00:05', 'what the terminal said is kept');
+  t.match(String(p.extra?.dedupeKey), /:1002:2026-02-31T08:00:05$/);
+  t.ok(notices.some(([k, d]) => k === 'invalid-device-time' && d.deviceLocalTime === '2026-02-31T08:00:05'));
+});
+
+t.test('an event the store could not take is not acknowledged; the re-send is stored'
+, async (t) => {
   const { sim, store, driver } = await setup(t, { eventResendMs: 100 });
   await driver.start();
   await waitFor('first download', () => driver.status().lastDownload !== null);

@@ -2,7 +2,7 @@
 // the real store does, config building, and polling for a condition (never timing assertions).
 import { zkClockSchema, type ZkClockConfig } from '../../config/clocks.js';
 import type { DevicePunch, PunchSink } from '../../drivers/types.js';
-import type { LocalParts } from '../../drivers/zk/local-time.js';
+import type { LocalFields } from '../../drivers/time/zoned-time.js';
 
 export interface MapSink {
   sink: PunchSink;
@@ -75,7 +75,7 @@ export async function waitFor(what: string, cond: () => boolean, timeoutMs = 20_
 /** n distinct records on one day, one second apart. */
 export function records(n: number, userOf: (i: number) => string = (i) => `STUDENT-${String(i).padStart(6, '0')}`) {
   return Array.from({ length: n }, (_, i) => {
-    const time: LocalParts = { y: 2026, mo: 12, d: 4, h: 7 + Math.floor(i / 3600), mi: Math.floor(i / 60) % 60, s: i % 60 };
+    const time: LocalFields = { y: 2026, mo: 12, d: 4, h: 7 + Math.floor(i / 3600), mi: Math.floor(i / 60) % 60, s: i % 60 };
     return { user: userOf(i), verifyCode: i % 3 === 0 ? 2 : 1, state: 0, time };
   });
 }

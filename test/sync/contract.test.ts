@@ -41,3 +41,21 @@ t.test('payload schemas load self-contained and reject what the contract forbids
   t.not(check('response', { v: 1, status: 'ok' }).length, 0, 'ok needs data');
   t.same(check('fileInit', { name: 'seg.mp4', size: 10 }), []);
 });
+
+t.test('recordings batch as gateway/ builds it validates', async (t) => {
+  const check = contractValidator();
+  const rec = {
+    id: 'G:rec:17', camera: 'cam1', path: '/data/rec/cam1/x.mp4', start: '2026-12-04T08:00:00.000+00:00', end: '2026-12-04T08:01:00.000+00:00',
+    durationSeconds: 60, bytes: 1234, sha256: 'a'.repeat(64), status: 'complete', session: null, recovered: false,
+  };
+  t.same(check('recordingsBatch', batchMessage('recordings-1-1-ab', [JSON.stringify(rec)])), []);
+  t.not(check('recordingsBatch', batchMessage('b', [JSON.stringify({ ...rec, sha256: 'xyz' })])).length, 0);
+});
+
+t.test('info and event payloads shaped as gateway/ sends them validate', async (t) => {
+  const check = contractValidator();
+  t.same(check('info', { v: 1, gateway: 'G', name: null, version: '0.1.0', startedAt: '2026-12-04T08:00:00.000Z', configHash: null, clockSynced: false, bootId: 'b', clocks: [{ id: 'c1' }], cameras: [], ffmpeg: null, disk: null }), []);
+  t.same(check('info', { v: 1, disk: { freeBytes: 1, totalBytes: 2 } }), []);
+  t.same(check('event', { v: 1, time: '2026-12-04T08:00:00.000Z', type: 'clock-offline', clock: 'c1', message: 'port gone' }), []);
+  t.not(check('event', { v: 1, type: 'x' }).length, 0, 'event needs a time');
+});

@@ -150,3 +150,15 @@ t.test('broker down at start: start() does not throw, backoff reconnects, subscr
 t.test('missing TLS file is a clear error at construction', async (t) => {
   t.throws(() => new MqttLink(linkOpts('mqtts://127.0.0.1:1', { caFile: '/nonexistent/ca.pem' })), /ENOENT/);
 });
+
+t.test('stop while the broker is down returns promptly and stops retrying', async (t) => {
+  const port = await freePort();
+  const link = new MqttLink(linkOpts(`mqtt://127.0.0.1:${port}`));
+  link.start();
+  await waitFor(() => link.status().reconnects >= 1, 'retrying');
+  await link.stop();
+  const attempts = link.status().reconnects;
+  await new Promise((r) => setTimeout(r, 600));
+  t.equal(link.status().reconnects, attempts, 'no attempt after stop');
+  t.equal(link.isConnected(), false);
+});

@@ -60,6 +60,9 @@ t.test('append stores everything and queues the wire record', async (t) => {
   t.equal(since.length, 1, 'since compares instants, not strings (09:00+01:00 == 08:00Z)');
   t.equal(store.list({ since: '2026-12-04T08:00:01Z' }).length, 0);
   t.throws(() => store.append(punch(1, { time: 'yesterday' })), /ISO-8601/);
+  t.throws(() => store.append(punch(1, { time: '2026-12-04T08:00:00' })), /with offset/, 'no offset: ambiguous, refused');
+  t.throws(() => store.append(punch(1, { receivedAt: '2026-12-04' })), /receivedAt/);
+  t.throws(() => store.append(punch(1, { time: '2026-13-45T08:00:00Z' })), /ISO-8601/, 'impossible date refused');
   t.equal(store.count(), 1, 'bad punch stored nothing');
   t.equal(store.lastSeq(), 1, 'and burned no seq');
 });

@@ -1,6 +1,16 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { assertTimeZone, boxTimeZone, isoInZone, localToIso, offsetMsAt } from '../../../drivers/time/zoned-time.js';
+import {
+  assertTimeZone,
+  boxTimeZone,
+  fieldsInZone,
+  formatLocal,
+  invalidLocalFieldsReason,
+  isoInZone,
+  localToDate,
+  localToIso,
+  offsetMsAt,
+} from '../../../drivers/time/zoned-time.js';
 
 const at = (y: number, mo: number, d: number, h: number, mi: number, s: number) => ({ y, mo, d, h, mi, s });
 
@@ -57,11 +67,51 @@ t.test('impossible dates and unknown zones are rejected', async (t) => {
   t.equal(assertTimeZone('Asia/Shanghai'), 'Asia/Shanghai');
 });
 
-t.test('the default zone is the box zone', async (t) => {
+// Moved from the zk driver's former local-time module: a terminal's time in the zones it ships to.
+t.test('terminal wall time to ISO with the zone offset, and back to fields', async (t) => {
+  const T = at(2026, 12, 4, 8, 30, 15);
+  t.equal(localToIso(T, 'Europe/Berlin'), '2026-12-04T08:30:15+01:00');
+  t.equal(localToIso({ ...T, mo: 7 }, 'Europe/Berlin'), '2026-07-04T08:30:15+02:00');
+  t.equal(localToIso(T, 'UTC'), '2026-12-04T08:30:15+00:00');
+  t.equal(localToIso(T, 'America/Sao_Paulo'), '2026-12-04T08:30:15-03:00');
+  t.same(fieldsInZone(new Date('2026-12-04T07:30:15Z'), 'Europe/Berlin'), T);
+});
+
+t.test('fieldsInZone: wall fields of an instant, whole seconds, DST aware', async (t) => {
+  t.same(fieldsInZone(new Date('2026-10-25T00:30:00Z'), 'Europe/Berlin'), at(2026, 10, 25, 2, 30, 0), 'first 02:30');
+  t.same(fieldsInZone(new Date('2026-10-25T01:30:00Z'), 'Europe/Berlin'), at(2026, 10, 25, 2, 30, 0), 'second 02:30');
+  t.same(fieldsInZone(new Date('2026-01-01T16:00:00.999Z'), 'Asia/Shanghai'), at(2026, 1, 2, 0, 0, 0), 'midnight is hour 0, ms dropped');
+  t.same(fieldsInZone(new Date('2026-03-01T00:00:00Z'), 'America/New_York'), at(2026, 2, 28, 19, 0, 0), 'previous day west of UTC');
+  t.throws(() => fieldsInZone(new Date(NaN), 'UTC'), RangeError);
+  t.throws(() => fieldsInZone(new Date(0), 'Not/AZone'), /unknown time zone/);
+});
+
+t.test('localToDate: the same instant as localToIso, same DST rules, same rejections', async (t) => {
+  t.equal(localToDate(at(2026, 12, 4, 8, 30, 15), 'Europe/Berlin').toISOString(), '2026-12-04T07:30:15.000Z');
+  t.equal(localToDate(at(2026, 3, 29, 2, 30, 0), 'Europe/Berlin').toISOString(), '2026-03-29T01:30:00.000Z', 'skipped hour moves forward');
+  t.equal(localToDate(at(2026, 10, 25, 2, 30, 0), 'Europe/Berlin').toISOString(), '2026-10-25T00:30:00.000Z', 'repeated hour: first occurrence');
+  t.equal(localToDate(at(2026, 11, 1, 1, 30, 0), 'America/New_York').toISOString(), '2026-11-01T05:30:00.000Z', 'New York repeated hour: EDT');
+  t.equal(localToDate(at(2026, 3, 8, 2, 30, 0), 'America/New_York').toISOString(), '2026-03-08T07:30:00.000Z', 'New York gap: 03:30 EDT');
+  t.throws(() => localToDate(at(2026, 2, 30, 10, 0, 0), 'Europe/Berlin'), RangeError, 'Feb 30');
+  t.throws(() => localToDate(at(2026, 2, 31, 10, 0, 0), 'Europe/Berlin'), /day 31 does not exist in 2026-02/, 'no roll-over to March');
+  t.throws(() => localToDate(at(2026, 1, 1, 0, 0, 0), 'Mars/Olympus_Mons'), /unknown time zone/);
+});
+
+t.test('formatLocal prints the fields as given, without zone or validation', async (t) => {
+  t.equal(formatLocal(at(2026, 12, 4, 8, 30, 15)), '2026-12-04T08:30:15');
+  t.equal(formatLocal(at(2026, 2, 31, 0, 0, 0)), '2026-02-31T00:00:00', 'an impossible device time stays readable');
+  t.equal(invalidLocalFieldsReason(at(2026, 2, 31, 0, 0, 0)), 'day 31 does not exist in 2026-02 (28 days)');
+  t.equal(invalidLocalFieldsReason(at(2026, 12, 4, 8, 30, 15)), null);
+});
+
+t.test('the default zone is the box zone'
+, async (t) => {
   const f = at(2026, 6, 1, 12, 0, 0);
   t.equal(localToIso(f), localToIso(f, boxTimeZone()));
   const d = new Date('2026-06-01T12:00:00.000Z');
   t.equal(isoInZone(d), isoInZone(d, boxTimeZone()));
+  t.equal(localToDate(f).getTime(), localToDate(f, boxTimeZone()).getTime());
+  t.same(fieldsInZone(d), fieldsInZone(d, boxTimeZone()));
 });
 
 const zones = ['Europe/Berlin', 'Asia/Shanghai', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kolkata', 'UTC', 'Pacific/Chatham'];
@@ -103,6 +153,20 @@ t.test('property: localToIso keeps the wall time unless it falls in a DST gap', 
     ),
   );
   t.pass('wall time kept');
+});
+
+t.test('property: fieldsInZone and localToDate invert each other away from DST overlaps', async (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: Date.UTC(1971, 0, 1), max: Date.UTC(2037, 11, 31) }), fc.constantFrom(...zones), (ms, zone) => {
+      const whole = Math.floor(ms / 1000) * 1000;
+      const f = fieldsInZone(new Date(ms), zone);
+      const back = localToDate(f, zone).getTime();
+      if (back === whole) return true;
+      // Only the second occurrence of a repeated wall time maps back to the first one, earlier.
+      return back < whole && whole - back <= 3 * 3_600_000 && isoInZone(new Date(back), zone).startsWith(formatLocal(f));
+    }),
+  );
+  t.pass('round trip holds');
 });
 
 function p2(n: number): string {
