@@ -52,7 +52,7 @@ export const configSchema = z
       .strictObject({
         batchMax: z.number().int().min(1).max(10000).default(500),
         lingerMs: z.number().int().nonnegative().default(20),
-        maxInflightBatches: z.number().int().min(1).max(1000).default(8),
+        maxInflightBatches: z.number().int().min(1).max(1000).default(32),
         keepSettledDays: z.number().nonnegative().default(90),
       })
       .prefault({}),

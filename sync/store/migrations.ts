@@ -98,6 +98,24 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    name: 'punch_keys: device identities of punches, kept after pruning',
+    up(db) {
+      // Terminals (zk) re-deliver their whole log on every download for as long as the log is
+      // not cleared, which can be longer than sync.keepSettledDays. The device identity of every
+      // punch ever stored is therefore kept here, outside the pruned punches table, so an old
+      // record downloaded again is still recognised and never stored as a new punch.
+      db.exec(`
+        CREATE TABLE punch_keys (
+          dedupe_key TEXT PRIMARY KEY,
+          seq        INTEGER NOT NULL,
+          id         TEXT NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        INSERT INTO punch_keys(dedupe_key, seq, id) SELECT dedupe_key, seq, id FROM punches WHERE dedupe_key IS NOT NULL;
+      `);
+    },
+  },
 ];
 
 /** Highest version this build knows. */

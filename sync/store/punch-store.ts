@@ -61,6 +61,8 @@ export function punchWireRecord(id: string, seq: number, p: NewPunch): Record<st
 export class PunchStore {
   private readonly st: {
     byKey: Statement<[string]>;
+    insertKey: Statement<[string, number, string]>;
+    keyState: Statement<[string]>;
     bump: Statement<[string]>;
     insert: Statement<unknown[]>;
     get: Statement<[string]>;
@@ -75,7 +77,9 @@ export class PunchStore {
     private readonly outbox: Outbox,
   ) {
     this.st = {
-      byKey: db.prepare('SELECT seq, id FROM punches WHERE dedupe_key = ?'),
+      byKey: db.prepare('SELECT seq, id FROM punch_keys WHERE dedupe_key = ?'),
+      insertKey: db.prepare('INSERT INTO punch_keys(dedupe_key, seq, id) VALUES (?, ?, ?)'),
+      keyState: db.prepare('SELECT k.seq, p.seq AS stored FROM punch_keys k LEFT JOIN punches p ON p.seq = k.seq WHERE k.dedupe_key = ?'),
       bump: db.prepare(
         'INSERT INTO counters(name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value',
       ),
@@ -97,6 +101,7 @@ export class PunchStore {
         p.receivedAt, p.clockSynced ? 1 : 0, p.monoNs.toString(), p.bootId, p.raw,
         p.extra === undefined ? null : JSON.stringify(p.extra), p.dedupeKey ?? null,
       );
+      if (p.dedupeKey !== undefined) this.st.insertKey.run(p.dedupeKey, seq, id);
       this.outbox.enqueue('attendance', { recordId: id, orderKey: p.clock, seq, payload: punchWireRecord(id, seq, p) });
       return { id, seq, duplicate: false };
     });
@@ -115,6 +120,22 @@ export class PunchStore {
     }
     if (typeof p.monoNs !== 'bigint') throw new TypeError('punch monoNs must be a bigint');
     return this.appendTx(p);
+  }
+
+  /**
+   * True when every punch with these device identities is stored and settled at the center
+   * (a pruned punch was settled before it was pruned). The zk driver clears a terminal's log
+   * only on this answer, so an unknown key or a record still in flight means false.
+   */
+  allSettled(dedupeKeys: readonly string[]): boolean {
+    const seqs: number[] = [];
+    for (const key of dedupeKeys) {
+      const row = this.st.keyState.get(key) as { seq: number; stored: number | null } | undefined;
+      if (!row) return false;
+      if (row.stored !== null) seqs.push(row.seq);
+    }
+    seqs.sort((a, b) => a - b);
+    return this.outbox.statesOf('attendance', seqs).every((s) => s.state === 'settled');
   }
 
   list(q: PunchQuery = {}): StoredPunch[] {

@@ -18,7 +18,7 @@ t.test('open: WAL, synchronous=FULL, foreign keys, schema at latest version, par
   t.equal(db.pragma('foreign_keys', { simple: true }), 1);
   t.equal(db.pragma('user_version', { simple: true }), latestVersion);
   const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-  t.same(tables, ['counters', 'enrollments', 'kv', 'outbox', 'outbox_batches', 'punches', 'stream_meta']);
+  t.same(tables, ['counters', 'enrollments', 'kv', 'outbox', 'outbox_batches', 'punch_keys', 'punches', 'stream_meta']);
   closeDatabase(db);
   t.notOk(existsSync(file + '-wal') && readFileSync(file + '-wal').length > 0, 'WAL folded into the main file on close');
 });
@@ -80,6 +80,34 @@ t.test('dedupe key: a second append returns the first id and stores nothing', as
   t.equal(store.count(), 2);
   t.equal(outbox.pendingCount('attendance'), 2);
   t.same(store.append(punch(3)), { id: 'G:3', seq: 3, duplicate: false }, 'no gap after a duplicate');
+});
+
+t.test('allSettled: true only when every keyed punch is settled; keys outlive pruning', async (t) => {
+  const db = openDatabase(join(tempDir(t), 'tpgw.db'));
+  t.teardown(() => closeDatabase(db));
+  const outbox = new Outbox(db);
+  const store = new PunchStore(db, 'G', outbox);
+  const keys = ['zk:SN1:1:2026-12-04T08:00:00', 'zk:SN1:2:2026-12-04T08:00:01'];
+  store.append(punch(0, { dedupeKey: keys[0] }));
+  store.append(punch(1, { dedupeKey: keys[1] }));
+  t.equal(store.allSettled(keys), false, 'pending is not settled');
+  t.equal(store.allSettled([...keys, 'zk:SN1:9:never-stored']), false, 'an unknown key is not settled');
+  const first = outbox.takeBatch('attendance', 1)!;
+  outbox.settle('attendance', first.batch);
+  t.equal(store.allSettled(keys), false, 'one of two still pending');
+  const second = outbox.takeBatch('attendance', 10)!;
+  t.equal(store.allSettled(keys), false, 'in flight is not settled');
+  outbox.settle('attendance', second.batch);
+  t.equal(store.allSettled(keys), true, 'both settled');
+  t.equal(store.allSettled([]), true, 'nothing to settle');
+
+  // After pruning, the punches are gone but a re-downloaded record is still recognised.
+  t.ok(outbox.prune(new Date(Date.now() + 2 * 86_400_000), 1) >= 2, 'settled rows pruned');
+  t.equal(store.count(), 0);
+  t.equal(store.allSettled(keys), true, 'pruned punches were settled');
+  const again = store.append(punch(5, { dedupeKey: keys[0] }));
+  t.same(again, { id: 'G:1', seq: 1, duplicate: true }, 'an old record downloaded again is not stored as a new punch');
+  t.equal(store.count(), 0);
 });
 
 t.test('list: sinceSeq and limit', async (t) => {
