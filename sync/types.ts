@@ -87,6 +87,8 @@ export interface LinkStatus {
   connectedSince: string | null;
   reconnects: number;
   lastError: string | null;
+  /** 5, or 4 (3.1.1) when configured so or after the broker refused MQTT 5. */
+  protocolVersion: 4 | 5;
 }
 
 /** A request handler for tpgw/G/request/<name>; the result becomes `data` in the response. */

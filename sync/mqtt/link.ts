@@ -86,11 +86,14 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
   private connectedAt: number | null = null;
   private lastError: string | null = null;
   private readonly safeUrl: string;
+  /** MQTT 5 unless the broker refuses it (Aedes, old brokers): then 3.1.1 from then on. */
+  private protocolVersion: 4 | 5;
 
   constructor(private readonly opts: MqttLinkOptions) {
     super();
     this.log = opts.logger ?? silentLogger;
     this.safeUrl = redactUrl(opts.url);
+    this.protocolVersion = opts.protocolVersion;
     // Read TLS files now: a missing file is a configuration error to report at start, not a
     // broker outage to retry forever.
     this.tls = {
@@ -119,6 +122,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
       connectedSince: this.connected && this.connectedAt !== null ? new Date(this.connectedAt).toISOString() : null,
       reconnects: Math.max(0, this.attempts - 1),
       lastError: this.lastError,
+      protocolVersion: this.protocolVersion,
     };
   }
 
@@ -179,7 +183,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
       clientId: o.clientId,
       username: o.username,
       password: o.password,
-      protocolVersion: o.protocolVersion,
+      protocolVersion: this.protocolVersion,
       keepalive: o.keepalive,
       clean: true,
       reconnectPeriod: 0,
@@ -189,7 +193,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
       rejectUnauthorized: o.rejectUnauthorized,
       ...this.tls,
       will: { topic: o.topics.status, payload: Buffer.from(will), qos: 1, retain: true },
-      ...(o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0 } } : {}),
+      ...(this.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0 } } : {}),
     });
     this.client = client;
     // Batches and acks are latency-bound request/response traffic: without TCP_NODELAY a small
@@ -200,6 +204,15 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     client.on('message', (topic, payload) => this.emit('message', topic, payload));
     client.on('error', (err) => {
       this.lastError = err.message;
+      // CONNACK "unacceptable protocol version" (3.1.1 code 1, MQTT 5 reason 132): the broker
+      // does not speak MQTT 5. The gateway must work with any broker, so it retries with 3.1.1.
+      const code = (err as Error & { code?: unknown }).code;
+      if (this.protocolVersion === 5 && (code === 1 || code === 132 || /protocol version/i.test(err.message))) {
+        this.protocolVersion = 4;
+        this.attempt = 0;
+        this.log.warn({ url: this.safeUrl }, 'mqtt: broker refused MQTT 5, falling back to MQTT 3.1.1');
+        return;
+      }
       this.log.warn({ err: err.message, url: this.safeUrl }, 'mqtt: connection error');
     });
     client.on('close', () => this.onClose(client));

@@ -162,3 +162,17 @@ t.test('stop while the broker is down returns promptly and stops retrying', asyn
   t.equal(link.status().reconnects, attempts, 'no attempt after stop');
   t.equal(link.isConnected(), false);
 });
+
+t.test('a broker without MQTT 5 (Aedes): the link falls back to 3.1.1 by itself', async (t) => {
+  const broker = await startBroker({ embedded: true });
+  t.teardown(() => broker.stop());
+  const obs = await observer(broker.url, topics.status);
+  t.teardown(() => obs.stop());
+  const link = new MqttLink(linkOpts(broker.url, { protocolVersion: 5 }));
+  t.teardown(() => link.stop());
+  link.start();
+  await waitFor(() => link.isConnected(), 'connected over 3.1.1', 10_000);
+  t.equal(link.status().protocolVersion, 4, 'status says which protocol is in use');
+  await waitFor(() => obs.seen.some((s) => s.state === 'online'), 'online status', 5000);
+  t.pass('online status published over 3.1.1');
+});
