@@ -3,7 +3,7 @@ import type { ClockConfig } from '../config/clocks.js';
 import type { ClockDriver, PunchSink } from '../drivers/types.js';
 import { LineClockDriver } from '../drivers/line/line-driver.js';
 import { R30xDriver } from '../drivers/r30x/r30x-driver.js';
-import { HidWedgeDriver } from '../drivers/hid/hid-wedge-driver.js';
+import { HidWedgeDriver, type HidWedgeDriverOptions } from '../drivers/hid/hid-wedge-driver.js';
 import { ZkDriver } from '../drivers/zk/zk-driver.js';
 import type { Logger } from './logger.js';
 
@@ -12,6 +12,8 @@ export interface DriverContext {
   isClockSynced: () => boolean;
   /** True when every record with these dedupe keys is stored and settled at the center. */
   isSettled: (dedupeKeys: string[]) => boolean;
+  /** Opens a HID wedge reader (tests feed recorded reports through it); default node-hid. */
+  hidOpen?: HidWedgeDriverOptions['open'];
 }
 
 export function createClockDriver(cfg: ClockConfig, sink: PunchSink, ctx: DriverContext): ClockDriver {
@@ -22,7 +24,7 @@ export function createClockDriver(cfg: ClockConfig, sink: PunchSink, ctx: Driver
     case 'r30x':
       return new R30xDriver(cfg, sink, { logger });
     case 'hid-wedge':
-      return new HidWedgeDriver(cfg, sink, { logger });
+      return new HidWedgeDriver(cfg, sink, { logger, open: ctx.hidOpen });
     case 'zk':
       return new ZkDriver(cfg, sink, { logger, isClockSynced: ctx.isClockSynced, isSettled: ctx.isSettled });
   }

@@ -16,8 +16,9 @@ import { Uplink } from '../sync/uplink/uplink.js';
 import { RequestRouter } from '../sync/requests/request-router.js';
 import { registerSyncRequests } from '../sync/requests/sync-requests.js';
 import type { StreamName } from '../sync/types.js';
-import { createClockDriver } from './clock-drivers.js';
+import { createClockDriver, type DriverContext } from './clock-drivers.js';
 import { createPunchIntake } from './punch-intake.js';
+import { registerEnrollmentRequests } from './enrollment-requests.js';
 import { createTimeFacts, type TimeFacts } from './time-facts.js';
 import { EventPublisher } from './event-publisher.js';
 import { GatewayMetrics } from './metrics.js';
@@ -28,12 +29,17 @@ import { VERSION } from './version.js';
 import type { Logger } from './logger.js';
 import { CameraWiring } from './camera-wiring.js';
 
+/** How long a clock may stay silent after start before it is reported offline. */
+const CLOCK_OFFLINE_GRACE_MS = 15_000;
+
 export interface GatewayOptions {
   logger: Logger;
   configHash?: string;
   time?: TimeFacts;
-  /** Extra clock drivers created outside the config (demo mode's simulator hooks). */
+  /** Clock for stamping punches (tests). */
   now?: () => Date;
+  /** Opens HID wedge readers (tests feed recorded reports); default node-hid. */
+  hidOpen?: DriverContext['hidOpen'];
 }
 
 export class Gateway {
@@ -53,6 +59,7 @@ export class Gateway {
   private cameras?: CameraWiring;
   private readonly clocks: ClockDriver[] = [];
   private pruneTimer?: NodeJS.Timeout;
+  private readonly timers: NodeJS.Timeout[] = [];
   private readonly notifier = createSystemdNotifier();
   private stopping?: Promise<void>;
 
@@ -121,6 +128,7 @@ export class Gateway {
     this.router = new RequestRouter(this.link, topics, this.log.child({ part: 'requests' }));
     registerSyncRequests(this.router, { outbox: this.outbox, uplinks: Object.fromEntries(this.uplinks) });
     this.router.register('ping', () => ({ pong: true, time: new Date().toISOString(), version: VERSION }));
+    registerEnrollmentRequests(this.router, this.enrollments, { knownClocks: () => cfg.clocks.map((c) => c.id) });
     this.router.register('info', () => this.info());
     this.link.on('connected', () => {
       this.events?.flush();
@@ -183,14 +191,26 @@ export class Gateway {
         logger: this.log,
         isClockSynced: () => this.time.clockSynced(),
         isSettled: (keys) => this.punchStore!.allSettled(keys),
+        hidOpen: this.opts.hidOpen,
       });
-      driver.on('connection', (connected, reason) =>
+      let announced: boolean | null = null;
+      const announce = (connected: boolean, reason?: string) => {
+        if (announced === connected) return;
+        announced = connected;
         this.events!.emit({
           type: connected ? 'clock-online' : 'clock-offline',
           clock: cc.id,
           message: connected ? `clock ${cc.id} connected` : `clock ${cc.id} disconnected${reason ? `: ${reason}` : ''}`,
-        }),
-      );
+        });
+      };
+      driver.on('connection', (connected, reason) => announce(connected, reason));
+      // Some drivers only speak up once they connect: a clock still silent after the grace
+      // period is reported offline, so a box installed with an unplugged clock raises an alarm.
+      const grace = setTimeout(() => {
+        if (announced === null && !driver.status().connected) announce(false, 'not connected since start');
+      }, CLOCK_OFFLINE_GRACE_MS);
+      grace.unref();
+      this.timers.push(grace);
       driver.on('notice', (kind, detail) => this.log.warn({ clock: cc.id, kind, ...detail }, `clock notice: ${kind}`));
       this.clocks.push(driver);
       await driver.start();
@@ -222,6 +242,7 @@ export class Gateway {
       this.notifier.stopping();
       this.log.info('stopping');
       if (this.pruneTimer) clearInterval(this.pruneTimer);
+      for (const t of this.timers) clearTimeout(t);
       await Promise.allSettled(this.clocks.map((c) => c.stop()));
       if (this.cameras) await this.cameras.stop().catch((err: Error) => this.log.error({ err: err.message }, 'camera stop failed'));
       await Promise.allSettled([...this.uplinks.values()].map((u) => u.stop()));

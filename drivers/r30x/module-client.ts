@@ -94,6 +94,8 @@ export class R30xModuleClient extends EventEmitter<ClientEvents> {
   /** A command timed out: its answer may still arrive and must not be taken for the next one's. */
   private stale = false;
   private lastPacketAt = 0;
+  /** When the line became stale (a command timed out); see settle(). */
+  private staleSince = 0;
 
   constructor(
     private readonly writeBytes: (frame: Buffer) => unknown,
@@ -217,6 +219,7 @@ export class R30xModuleClient extends EventEmitter<ClientEvents> {
         total += p.payload.length;
         if (total > this.maxUploadBytes) {
           this.stale = true; // the rest of the upload is still coming
+          this.staleSince = Date.now();
           throw new Error(`upChar: module sent more than ${this.maxUploadBytes} bytes`);
         }
         if (p.pid === Pid.endData) return Buffer.concat(parts);
@@ -284,10 +287,15 @@ export class R30xModuleClient extends EventEmitter<ClientEvents> {
    * sequence number; silence is the only way to realign.
    */
   private async settle(): Promise<void> {
+    // A late answer is most likely within one more command timeout of the one that expired, so
+    // the line must have been quiet for quietMs AND that much time must have passed since the
+    // timeout: quiet alone can be a coincidence of scheduling on a loaded box.
     const quietMs = 100;
-    for (let i = 0; i < 20 && !this.closedError; i++) {
+    const notBefore = this.staleSince + this.timeoutMs;
+    for (let i = 0; i < 20 + Math.ceil(this.timeoutMs / quietMs) && !this.closedError; i++) {
       await new Promise((r) => setTimeout(r, quietMs));
-      if (Date.now() - this.lastPacketAt >= quietMs) break;
+      const now = Date.now();
+      if (now - this.lastPacketAt >= quietMs && now >= notBefore) break;
     }
     this.stale = false;
   }
@@ -323,6 +331,7 @@ export class R30xModuleClient extends EventEmitter<ClientEvents> {
       const left = deadline - Date.now();
       if (left <= 0) {
         this.stale = true;
+        this.staleSince = Date.now();
         throw new R30xTimeoutError(name, this.timeoutMs);
       }
       await new Promise<void>((resolve) => {

@@ -2,7 +2,8 @@
 // supervisor or Prometheus can poll them; everything under /api/ needs the bearer token from
 // http.token. With no token configured the API refuses every request rather than run open.
 import { Hono } from 'hono';
-import { bearerAuth } from 'hono/bearer-auth';
+import { HTTPException } from 'hono/http-exception';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 
 export interface PunchQuery {
@@ -41,9 +42,16 @@ export function createApiApp(backend: HttpBackend, token: string | undefined): H
     return c.body(m.body, 200, { 'content-type': m.contentType });
   });
 
+  // Every failure is a 401 (missing, malformed or wrong), as the API contract says; tokens are
+  // compared by their hashes in constant time so the comparison leaks neither content nor length.
+  const expected = token ? createHash('sha256').update(token).digest() : undefined;
   app.use('/api/*', async (c, next) => {
-    if (!token) return c.json({ error: 'API disabled: set http.token in the config' }, 401);
-    return bearerAuth({ token, noAuthenticationHeader: { message: { error: 'bearer token required' } }, invalidToken: { message: { error: 'invalid token' } }, invalidAuthenticationHeader: { message: { error: 'malformed Authorization header' } } })(c, next);
+    const deny = (error: string) => c.json({ error }, 401, { 'WWW-Authenticate': 'Bearer realm="tpgw"' });
+    if (!expected) return deny('API disabled: set http.token in the config');
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
+    if (!m) return deny('bearer token required');
+    if (!timingSafeEqual(createHash('sha256').update(m[1]).digest(), expected)) return deny('invalid token');
+    await next();
   });
 
   app.get('/api/status', (c) => c.json(backend.status() as object));
@@ -64,6 +72,6 @@ export function createApiApp(backend: HttpBackend, token: string | undefined): H
   });
 
   app.notFound((c) => c.json({ error: 'not found' }, 404));
-  app.onError((err, c) => c.json({ error: err.message }, 500));
+  app.onError((err, c) => (err instanceof HTTPException ? err.getResponse() : c.json({ error: err.message }, 500)));
   return app;
 }

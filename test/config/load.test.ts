@@ -21,7 +21,7 @@ t.test('defaults are filled in for a minimal file', async (t) => {
   t.equal(c.center.mqtt.keepalive, 30);
   t.equal(c.center.mqtt.protocolVersion, 5);
   t.equal(c.center.ackTimeoutSeconds, 30);
-  t.same(c.sync, { batchMax: 500, lingerMs: 20, maxInflightBatches: 8, keepSettledDays: 90 });
+  t.same(c.sync, { batchMax: 500, lingerMs: 20, maxInflightBatches: 32, keepSettledDays: 90 });
   t.equal(c.http.listen, '127.0.0.1:8080');
   t.equal(c.http.token, undefined);
   t.same(c.clocks, []);

@@ -64,7 +64,11 @@ t.test('a terminal that stops answering (UDP, no socket close) is detected by th
   await waitFor('online again', () => transitions.lastIndexOf(true) > transitions.indexOf(false));
   sim.punch('UDP-AFTER-REBOOT');
   await waitFor('punch', () => store.stored.size === 1);
-  t.equal(store.calls.length, 1);
+  // Under load the terminal may re-send the event (ack not seen in time) or a download may bring
+  // the same record: each repeat reaches the sink as a duplicate and is stored once.
+  t.ok(store.calls.length >= 1);
+  t.equal(new Set(store.calls.map((c) => c.extra?.dedupeKey)).size, 1, 'every delivery is the same record');
+  t.equal(store.stored.size, 1, 'stored once');
 });
 
 t.test('the log is cleared only when configured, settled, and unchanged', async (t) => {

@@ -151,6 +151,8 @@ t.test('1,000 punches survive repeated SIGKILL of the gateway', { skip: socatMis
   await stopGateway(gw);
   const exit = await gw.exited;
   t.equal(exit.code, 0, 'SIGTERM stops the gateway with exit code 0');
+  await r.center.waitFor(() => (r.center.statuses.at(-1) as { state?: string })?.state === 'offline', 5000, 'offline status');
+  t.match(r.center.statuses.at(-1), { v: 1, state: 'offline' }, 'offline status published (retained) on shutdown');
 });
 
 t.test('center outage: backlog waits, then drains in order once the center acks again', { skip: socatMissing, timeout: 120_000 }, async (t) => {
