@@ -27,7 +27,7 @@ import { startHttp, type RunningHttp } from './http/http-server.js';
 import { createSystemdNotifier } from './systemd-notify.js';
 import { VERSION } from './version.js';
 import type { Logger } from './logger.js';
-import { CameraWiring } from './camera-wiring.js';
+import type { CameraWiring } from './camera-wiring.js';
 
 /** How long a clock may stay silent after start before it is reported offline. */
 const CLOCK_OFFLINE_GRACE_MS = 15_000;
@@ -149,6 +149,8 @@ export class Gateway {
 
     // 4. Cameras (recording metadata goes through the same outbox as attendance).
     if (cfg.cameras.length) {
+      // The camera stack (ONVIF, ffmpeg supervision) is loaded only on boxes with cameras.
+      const { CameraWiring } = await import('./camera-wiring.js');
       this.cameras = new CameraWiring({
         config: cfg,
         db: this.db,
@@ -187,7 +189,7 @@ export class Gateway {
       }
     };
     for (const cc of cfg.clocks.filter((c) => c.enabled)) {
-      const driver = createClockDriver(cc, guardedSink, {
+      const driver = await createClockDriver(cc, guardedSink, {
         logger: this.log,
         isClockSynced: () => this.time.clockSynced(),
         isSettled: (keys) => this.punchStore!.allSettled(keys),

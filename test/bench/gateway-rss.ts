@@ -1,4 +1,5 @@
-// Resident memory of an idle gateway: `tpgw run` (compiled, as deployed) connected to a broker,
+// Resident memory of an idle gateway: `tpgw run` (compiled, with the node flags the systemd unit
+// uses) connected to a broker,
 // one serial clock on a pty, no traffic; RSS read from /proc after it settles.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -26,7 +27,7 @@ export async function benchGatewayRss(settleMs = 8000): Promise<Record<string, n
     clocks: [{ id: 'c1', driver: 'line', port: pty.device }],
     log: { level: 'warn' },
   });
-  const child = spawn(process.execPath, [join(ROOT, 'dist/gateway/cli.js'), 'run', '--config', cfg], { stdio: 'ignore' });
+  const child = spawn(process.execPath, ['--max-semi-space-size=1', join(ROOT, 'dist/gateway/cli.js'), 'run', '--config', cfg], { stdio: 'ignore' });
   try {
     await new Promise((r) => setTimeout(r, settleMs));
     if (child.exitCode !== null) throw new Error(`gateway exited ${child.exitCode}`);
@@ -37,8 +38,11 @@ export async function benchGatewayRss(settleMs = 8000): Promise<Record<string, n
     }
     return { 'gateway idle RSS (MB)': Math.max(...samples), 'gateway idle RSS target (MB)': 60 };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
     await pty.close();
     await broker.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -1,12 +1,17 @@
 // Runs `tpgw run` as a real child process (through tsx, so tests never run a stale build) and
 // waits until its HTTP health endpoint answers.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 
-export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+/** The package root, from test/helpers (tsx) or dist/test/helpers (compiled bench) alike. */
+export const ROOT = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+})();
 
 export interface GatewayProcess {
   child: ChildProcess;
