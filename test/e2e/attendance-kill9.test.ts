@@ -92,6 +92,8 @@ t.test('1,000 punches survive repeated SIGKILL of the gateway', { skip: socatMis
   const args = ['run', '--config', r.configFile];
   let gw: GatewayProcess = spawnGateway(args);
   await waitHealthy(r.httpPort, gw);
+  // HTTP answers before the clocks are opened: the clock starts once its port is open.
+  while (!(await clockConnected(r.httpPort))) await sleep(50);
 
   const total = 1000;
   let up: Promise<void> = Promise.resolve();
@@ -161,6 +163,7 @@ t.test('center outage: backlog waits, then drains in order once the center acks 
   const gw = spawnGateway(['run', '--config', r.configFile]);
   t.teardown(() => stopGateway(gw, 'SIGKILL'));
   await waitHealthy(r.httpPort, gw);
+  while (!(await clockConnected(r.httpPort))) await sleep(50);
 
   await sendPunches(r.pty.peer, 300, () => 1);
   await r.center.waitFor(() => r.center.byId.size >= 1, 15_000, 'first batch');
