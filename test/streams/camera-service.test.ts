@@ -9,16 +9,9 @@ import { freePort } from '../helpers/free-port.js';
 import { needs } from '../helpers/which.js';
 import { Cameras } from '../../streams/camera-service.js';
 import type { CameraEvent, SegmentInfo } from '../../streams/types.js';
+import { until } from './fixtures/recorder-setup.js';
 
 const skip = needs('ffmpeg') || needs('ffprobe', 'ffmpeg') || rtspServerMissing();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 t.test('Cameras: records, sessions, status, snapshots, disk reserve pause/resume, restart', { skip }, async (t) => {
   const server = await startRtspServer({ fps: 10 });

@@ -15,17 +15,10 @@ import { Cameras } from '../../streams/camera-service.js';
 import { findOrphanRecorders } from '../../streams/recorder/orphans.js';
 import { probeFile } from '../../streams/ffmpeg/probe.js';
 import type { SegmentInfo } from '../../streams/types.js';
+import { sleep, until } from './fixtures/recorder-setup.js';
 
 const skip = needs('ffmpeg') || needs('ffprobe', 'ffmpeg') || rtspServerMissing() || (process.platform !== 'linux' && 'needs Linux /proc');
 const here = dirname(fileURLToPath(import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 t.test('gateway SIGKILL mid-segment: partial segment recovered on restart', { skip }, async (t) => {
   const server = await startRtspServer({ fps: 10 });
