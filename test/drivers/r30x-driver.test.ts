@@ -257,9 +257,11 @@ t.test('r30x driver over a pty', { skip: socatMissing }, async (t) => {
     await r.driver.start();
     await waitFor('connected', () => r.driver.status().connected);
     await r.driver.stop();
+    // A command written just before stop may still be in transit through socat: let it land.
+    await new Promise((res) => setTimeout(res, 150));
     const polls = r.sim.received.get('genImg') ?? 0;
     r.sim.placeFinger('s');
-    await new Promise((res) => setTimeout(res, 100));
+    await new Promise((res) => setTimeout(res, 200));
     t.equal(r.punches.length, 0);
     t.equal(r.sim.received.get('genImg') ?? 0, polls, 'no more polls after stop');
   });

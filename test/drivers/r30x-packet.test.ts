@@ -150,7 +150,10 @@ t.test('parser: a stalled false header is dropped after stallMs while the stream
   // Claims 256 payload bytes; only a 12-byte real packet follows, then silence.
   parser.write(Buffer.concat([hex('EF01 FFFFFFFF 07 0102'), good]));
   t.equal(got.length, 0, 'waiting for the claimed length');
+  // The stall timer is unref'd (it must never keep the gateway alive): hold the loop open here.
+  const guard = setTimeout(() => {}, 10_000);
   await new Promise<void>((resolve) => parser.once('data', () => resolve()));
+  clearTimeout(guard);
   t.equal(got.length, 1);
   t.same(encodePacket(got[0]), good);
   t.ok(bad.some((b) => b.reason === 'stall'));
