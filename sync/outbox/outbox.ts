@@ -12,9 +12,14 @@
 // them atomic and a process crash loses none; a power cut may roll back the latest ones, which
 // only means a batch is sent again (same record ids; the center deduplicates and re-acks).
 // Batch ids are stored, so after a restart an in-flight batch is re-sent with the same id.
+//
+// Drain cost: SQLite assembles each whole batch message (envelope + joined records) in the read
+// itself, so the uplink publishes the Buffer it gets, no extra copy; several claims (takeBatches)
+// and several settlements (settleMany) share one transaction when they come together.
 import { randomBytes } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
 import type { OutboxState, StreamName, StreamStats, WireRecord } from '../types.js';
+import { batchMessage, batchMessageHead, BATCH_MESSAGE_TAIL } from './batch-message.js';
 
 export interface OutboxRecordInput {
   recordId: string;
@@ -47,10 +52,24 @@ export interface BatchPayloads {
   sentAt: string;
   attempts: number;
   /**
-   * The records' JSON joined with commas, in seq order (the inside of the `records` array).
-   * SQLite joins them: one buffer per batch instead of one JS string per record.
+   * The whole batch message as published (`{"v":1,"batch":...,"records":[...]}`), assembled by
+   * SQLite: one buffer per batch instead of one JS string per record.
+   */
+  message: Buffer;
+  /**
+   * The records' JSON joined with commas, in seq order (the inside of the `records` array): a
+   * view into `message`, not a copy.
    */
   body: Buffer;
+}
+
+export interface TakeBatchesOptions {
+  now?: Date;
+  /**
+   * Whether a batch of fewer than `max` records may be taken (default true). With false, taking
+   * stops at the first batch that would not be full (the uplink lets it linger to fill).
+   */
+  partial?: boolean;
 }
 
 /** The records of a batch, parsed (tests, audit; the uplink never parses). */
@@ -77,11 +96,27 @@ export interface RecordState {
 const INFLIGHT = 1;
 const SETTLED = 2;
 
-interface BodyRow {
-  firstSeq: number;
-  lastSeq: number;
+interface MessageRow {
+  firstSeq: number | null;
+  lastSeq: number | null;
   n: number;
-  body: Buffer;
+  /** Null when no record matched. */
+  message: Buffer | null;
+}
+
+/** Splits an assembled message into the BatchPayloads views (message and records body). */
+function payloads(batch: string, head: string, row: MessageRow, sentAt: string, attempts: number): BatchPayloads {
+  const message = row.message ?? batchMessage(batch, Buffer.alloc(0));
+  return {
+    batch,
+    firstSeq: row.firstSeq ?? 0,
+    lastSeq: row.lastSeq ?? 0,
+    count: row.n,
+    sentAt,
+    attempts,
+    message,
+    body: message.subarray(head.length, message.length - BATCH_MESSAGE_TAIL.length),
+  };
 }
 
 interface BatchRow {
@@ -137,14 +172,41 @@ export class Outbox {
    * Returns null when nothing is pending.
    */
   takeBatch(stream: StreamName, max: number, now: Date = new Date()): BatchPayloads | null {
+    return this.takeBatches(stream, max, 1, { now })[0] ?? null;
+  }
+
+  /**
+   * Takes up to `k` consecutive batches of up to `max` oldest pending rows each, in seq order, in
+   * one transaction (one commit for a burst of claims). Returns [] when nothing is pending.
+   */
+  takeBatches(stream: StreamName, max: number, k: number, opts: TakeBatchesOptions = {}): BatchPayloads[] {
+    const limit = Math.max(0, Math.trunc(max));
+    const count = Math.max(0, Math.trunc(k));
+    if (limit === 0 || count === 0) return [];
+    const sentAt = (opts.now ?? new Date()).toISOString();
+    const partial = opts.partial ?? true;
     return this.relaxed(() => {
-      const head = this.st.pendingBody.get(stream, this.claimed(stream), Math.max(0, Math.trunc(max))) as BodyRow;
-      if (head.n === 0) return null;
-      const batch = newBatchId(stream, head.firstSeq, head.lastSeq);
-      const sentAt = now.toISOString();
-      this.st.insertBatch.run(stream, batch, head.firstSeq, head.lastSeq, head.n, sentAt);
-      this.st.setClaimed.run(stream, head.lastSeq);
-      return { batch, firstSeq: head.firstSeq, lastSeq: head.lastSeq, count: head.n, sentAt, attempts: 1, body: head.body };
+      const out: BatchPayloads[] = [];
+      let claimed = this.claimed(stream);
+      while (out.length < count) {
+        // The first pending seq is known before the read, so the id (which names it) can go into
+        // the message SQLite assembles.
+        const firstSeq = this.st.nthPending.get(stream, claimed, 0) as { seq: number } | undefined;
+        if (!firstSeq) break;
+        const batch = newBatchId(stream, firstSeq.seq);
+        const head = batchMessageHead(batch);
+        const row = this.st.pendingMessage.get({ stream, after: claimed, max: limit, head, tail: BATCH_MESSAGE_TAIL }) as MessageRow;
+        if (row.n === 0 || row.firstSeq !== firstSeq.seq || row.lastSeq === null) {
+          throw new Error(`takeBatches: ${stream} changed under a read (first pending ${firstSeq.seq}, read ${row.firstSeq})`);
+        }
+        if (row.n < limit && !partial) break;
+        this.st.insertBatch.run(stream, batch, row.firstSeq, row.lastSeq, row.n, sentAt);
+        out.push(payloads(batch, head, row, sentAt, 1));
+        claimed = row.lastSeq;
+        if (row.n < limit) break; // nothing more is pending
+      }
+      if (out.length > 0) this.st.setClaimed.run(stream, claimed);
+      return out;
     });
   }
 
@@ -174,8 +236,9 @@ export class Outbox {
   batchPayloads(stream: StreamName, batch: string): BatchPayloads | null {
     const b = this.st.batch.get(stream, batch) as BatchRow | undefined;
     if (!b || b.state !== INFLIGHT) return null;
-    const r = this.st.rangeBody.get(stream, b.first_seq, b.last_seq) as BodyRow;
-    return { batch, firstSeq: b.first_seq, lastSeq: b.last_seq, count: r.n, sentAt: b.sent_at, attempts: b.attempts, body: r.body ?? Buffer.alloc(0) };
+    const head = batchMessageHead(batch);
+    const r = this.st.rangeMessage.get({ stream, first: b.first_seq, last: b.last_seq, head, tail: BATCH_MESSAGE_TAIL }) as MessageRow;
+    return payloads(batch, head, { ...r, firstSeq: b.first_seq, lastSeq: b.last_seq }, b.sent_at, b.attempts);
   }
 
   /** Records a re-send of an in-flight batch (sent_at, attempts). Returns 1, or 0 if not in flight. */
@@ -204,13 +267,24 @@ export class Outbox {
    * settled batches change nothing but the last-ack time and return 0 (acks may repeat).
    */
   settle(stream: StreamName, batch: string, now: Date = new Date()): number {
+    return this.settleMany(stream, [batch], now)[0];
+  }
+
+  /**
+   * settle() for several acks at once, in one transaction (acks arrive in bursts). Returns the
+   * records settled per batch, in the order given: a batch named twice settles once (then 0).
+   */
+  settleMany(stream: StreamName, batches: readonly string[], now: Date = new Date()): number[] {
+    if (batches.length === 0) return [];
     return this.relaxed(() => {
       const iso = now.toISOString();
       this.st.touchAck.run(stream, iso);
-      const b = this.st.batch.get(stream, batch) as BatchRow | undefined;
-      if (!b || b.state !== INFLIGHT) return 0;
-      this.st.settle.run(iso, stream, batch);
-      return b.records;
+      return batches.map((batch) => {
+        const b = this.st.batch.get(stream, batch) as BatchRow | undefined;
+        if (!b || b.state !== INFLIGHT) return 0;
+        this.st.settle.run(iso, stream, batch);
+        return b.records;
+      });
     });
   }
 
@@ -346,14 +420,16 @@ function prepare(db: Database) {
     // SQLite joins the records: the ordered subquery runs as a co-routine feeding the aggregate
     // row by row in index order, so the concatenation is in seq order (a test checks it). An
     // ORDER BY inside group_concat would say the same but costs a sort of every batch (~50%).
-    // The cast hands the joined text to JS as a Buffer: no UTF-8 round trip before the socket.
-    pendingBody: p<[string, number, number]>(
-      `SELECT min(seq) AS firstSeq, max(seq) AS lastSeq, count(*) AS n, CAST(group_concat(payload, ',') AS BLOB) AS body
-       FROM (SELECT seq, payload FROM outbox WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?)`,
+    // The envelope is concatenated in SQL too (a memcpy inside SQLite, cheaper than a second
+    // Buffer in JS), and the cast hands the message to JS as a Buffer: no UTF-8 round trip.
+    pendingMessage: p<[{ stream: string; after: number; max: number; head: string; tail: string }]>(
+      `SELECT min(seq) AS firstSeq, max(seq) AS lastSeq, count(*) AS n,
+         CAST(@head || group_concat(payload, ',') || @tail AS BLOB) AS message
+       FROM (SELECT seq, payload FROM outbox WHERE stream = @stream AND seq > @after ORDER BY seq LIMIT @max)`,
     ),
-    rangeBody: p<[string, number, number]>(
-      `SELECT min(seq) AS firstSeq, max(seq) AS lastSeq, count(*) AS n, CAST(group_concat(payload, ',') AS BLOB) AS body
-       FROM (SELECT seq, payload FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ? ORDER BY seq)`,
+    rangeMessage: p<[{ stream: string; first: number; last: number; head: string; tail: string }]>(
+      `SELECT count(*) AS n, CAST(@head || group_concat(payload, ',') || @tail AS BLOB) AS message
+       FROM (SELECT seq, payload FROM outbox WHERE stream = @stream AND seq BETWEEN @first AND @last ORDER BY seq)`,
     ),
     rangePayloads: p<[string, number, number]>('SELECT payload FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ? ORDER BY seq').pluck(),
     firstCreatedFrom: p<[string, number]>('SELECT created_at FROM outbox WHERE stream = ? AND seq >= ? ORDER BY seq LIMIT 1'),
@@ -376,7 +452,11 @@ function prepare(db: Database) {
   };
 }
 
-/** `<stream>-<firstSeq>-<lastSeq>-<random>`: readable in logs, unique across restarts. */
-export function newBatchId(stream: StreamName, firstSeq: number, lastSeq: number): string {
-  return `${stream}-${firstSeq}-${lastSeq}-${randomBytes(4).toString('hex')}`;
+/**
+ * `<stream>-<firstSeq>-<random>`: readable in logs (where the batch starts), unique across
+ * restarts and re-queues (the random part). No lastSeq: the id is needed before the read that
+ * finds where the batch ends, since SQLite writes the id into the message.
+ */
+export function newBatchId(stream: StreamName, firstSeq: number): string {
+  return `${stream}-${firstSeq}-${randomBytes(4).toString('hex')}`;
 }

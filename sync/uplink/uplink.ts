@@ -8,7 +8,10 @@
 //   oldest first, with the same batch id and records; so is any batch unacked after ackTimeoutMs.
 // - Only the center's ack settles a batch (a PUBACK only proves the broker took it).
 // - No queue in memory: pending rows stay in SQLite; the only in-memory state is the set of
-//   in-flight batch ids (bounded by maxInflightBatches, plus those found in flight at start).
+//   in-flight batch ids (bounded by maxInflightBatches, plus those found in flight at start) and
+//   the acks received in the current tick, settled together before the next one.
+// - Acks come in bursts: they are settled in one transaction per tick, and the slots they free
+//   are refilled by one claim of several batches (one commit each, not one per batch).
 import { EventEmitter } from 'node:events';
 import type { StreamName } from '../types.js';
 import type { Outbox, BatchPayloads } from '../outbox/outbox.js';
@@ -16,6 +19,8 @@ import type { MqttLink } from '../mqtt/link.js';
 import type { Topics } from '../mqtt/topics.js';
 import { silentLogger, type SyncLogger } from '../logger.js';
 import { parseAck } from './ack-parser.js';
+
+export { batchMessage } from '../outbox/batch-message.js';
 
 export interface UplinkOptions {
   stream: StreamName;
@@ -55,18 +60,6 @@ interface Inflight {
   sentAt: number;
 }
 
-const TAIL = Buffer.from(']}');
-
-/**
- * The batch message `{"v":1,"batch":"<id>","records":[...]}`: the stored record JSON (already
- * joined by SQLite) is spliced in as bytes, never parsed or re-serialised.
- */
-export function batchMessage(batch: string, body: Buffer | readonly string[]): Buffer {
-  const head = Buffer.from(`{"v":1,"batch":${JSON.stringify(batch)},"records":[`);
-  const inner = Buffer.isBuffer(body) ? body : Buffer.from(body.join(','));
-  return Buffer.concat([head, inner, TAIL], head.length + inner.length + TAIL.length);
-}
-
 export class Uplink extends EventEmitter<UplinkEvents> {
   private readonly log: SyncLogger;
   private readonly inflight = new Map<string, Inflight>();
@@ -79,6 +72,9 @@ export class Uplink extends EventEmitter<UplinkEvents> {
   private ackTimer: NodeJS.Timeout | null = null;
   private counters = { batchesSent: 0, batchesResent: 0, batchesAcked: 0, recordsAcked: 0, badAcks: 0, staleAcks: 0 };
   private lastAckAt: string | null = null;
+  /** Batch ids acked in this tick, settled together by settleAcks() (setImmediate). */
+  private acked: string[] = [];
+  private settleScheduled = false;
 
   private readonly onMessage = (topic: string, payload: Buffer) => {
     if (topic === this.ackTopic) this.handleAck(payload);
@@ -134,7 +130,11 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     this.notify();
   }
 
-  /** A center ack. Malformed payloads are logged and ignored; unknown batches settle nothing. */
+  /**
+   * A center ack. Malformed payloads are logged and ignored; unknown batches settle nothing.
+   * Settling happens at the end of the tick, together with the other acks of the same burst
+   * ('settled' is emitted then, once per ack).
+   */
   handleAck(payload: Buffer): void {
     const ack = parseAck(payload);
     if (!ack.ok) {
@@ -142,25 +142,43 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       this.log.warn({ stream: this.opts.stream, error: ack.error }, 'uplink: ignored malformed ack');
       return;
     }
-    let n: number;
+    this.acked.push(ack.batch);
+    if (this.settleScheduled) return;
+    this.settleScheduled = true;
+    setImmediate(() => {
+      this.settleScheduled = false;
+      this.settleAcks();
+    });
+  }
+
+  /** Settles every ack received since the last call, in one transaction. */
+  private settleAcks(): void {
+    if (this.acked.length === 0) return;
+    const batches = this.acked;
+    this.acked = [];
+    let settled: number[];
     try {
-      n = this.opts.outbox.settle(this.opts.stream, ack.batch);
+      settled = this.opts.outbox.settleMany(this.opts.stream, batches);
     } catch (err) {
-      // The row stays in flight and the batch is re-sent later; the center acks it again.
-      this.log.error({ stream: this.opts.stream, batch: ack.batch, err: (err as Error).message }, 'uplink: could not settle batch');
+      // The rows stay in flight and the batches are re-sent later; the center acks them again.
+      this.log.error({ stream: this.opts.stream, batches, err: (err as Error).message }, 'uplink: could not settle batches');
       return;
     }
-    this.inflight.delete(ack.batch);
     this.lastAckAt = new Date().toISOString();
-    if (n > 0) {
-      this.counters.batchesAcked++;
-      this.counters.recordsAcked += n;
-    } else {
-      this.counters.staleAcks++;
-      this.log.debug({ stream: this.opts.stream, batch: ack.batch }, 'uplink: ack for unknown or settled batch');
-    }
-    this.emit('settled', ack.batch, n);
-    this.notify();
+    batches.forEach((batch, i) => {
+      const n = settled[i];
+      this.inflight.delete(batch);
+      if (n > 0) {
+        this.counters.batchesAcked++;
+        this.counters.recordsAcked += n;
+      } else {
+        this.counters.staleAcks++;
+        this.log.debug({ stream: this.opts.stream, batch }, 'uplink: ack for unknown or settled batch');
+      }
+    });
+    batches.forEach((batch, i) => this.emit('settled', batch, settled[i]));
+    // Refill the freed slots now (one claim for all of them) rather than a tick later.
+    this.pump();
   }
 
   async stop(): Promise<void> {
@@ -173,6 +191,8 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     this.clearLinger();
     if (this.ackTimer) clearInterval(this.ackTimer);
     this.ackTimer = null;
+    // Acks already received are settled now, while the store is surely still open.
+    this.settleAcks();
   }
 
   status(): UplinkStatus {
@@ -227,7 +247,8 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     if (!this.running || !link.isConnected()) return;
     try {
       while (this.inflight.size < maxInflightBatches) {
-        if (!outbox.hasPending(stream, batchMax)) {
+        const full = outbox.hasPending(stream, batchMax);
+        if (!full) {
           if (!outbox.hasPending(stream, 1)) {
             this.clearLinger();
             return;
@@ -247,11 +268,15 @@ export class Uplink extends EventEmitter<UplinkEvents> {
           }
         }
         this.clearLinger();
-        const b = outbox.takeBatch(stream, batchMax);
-        if (!b) return;
-        this.inflight.set(b.batch, { sentAt: Date.now() });
-        this.counters.batchesSent++;
-        this.send(b, false);
+        // Every free slot in one claim; full batches only while a partial one may still linger.
+        const taken = outbox.takeBatches(stream, batchMax, maxInflightBatches - this.inflight.size, { partial: !full });
+        if (taken.length === 0) return;
+        const sentAt = Date.now();
+        for (const b of taken) {
+          this.inflight.set(b.batch, { sentAt });
+          this.counters.batchesSent++;
+          this.send(b, false);
+        }
       }
     } catch (err) {
       // A failing disk must not kill the process here: rows stay where they are; retry later.
@@ -261,8 +286,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
   }
 
   private send(b: BatchPayloads, resend: boolean): void {
-    const msg = batchMessage(b.batch, b.body);
-    this.opts.link.publish(this.topic, msg, { qos: 1, retain: false }).catch((err: Error) => {
+    this.opts.link.publish(this.topic, b.message, { qos: 1, retain: false }).catch((err: Error) => {
       // Stays in flight: re-sent on reconnect or after the ack timeout.
       this.log.debug({ stream: this.opts.stream, batch: b.batch, err: err.message }, 'uplink: publish not confirmed');
     });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { openDatabase, closeDatabase } from '../../sync/store/database.js';
 import { PunchStore } from '../../sync/store/punch-store.js';
 import { Outbox, batchRecords } from '../../sync/outbox/outbox.js';
+import { batchMessage } from '../../sync/outbox/batch-message.js';
 import { tempDir, punch } from './fixtures.js';
 
 function setup(t: Test) {
@@ -25,7 +26,7 @@ t.test('state machine: pending -> inflight -> settled, by named batch only', asy
   const a = outbox.takeBatch('attendance', 4)!;
   const b = outbox.takeBatch('attendance', 4)!;
   t.match(a, { firstSeq: 1, lastSeq: 4, attempts: 1 });
-  t.match(a.batch, /^attendance-1-4-[0-9a-f]{8}$/);
+  t.match(a.batch, /^attendance-1-[0-9a-f]{8}$/, "<stream>-<firstSeq>-<random>");
   t.match(b, { firstSeq: 5, lastSeq: 8 });
   t.not(a.batch, b.batch);
   t.same(batchRecords(a).map((r) => r.id), ['G:1', 'G:2', 'G:3', 'G:4']);
@@ -156,4 +157,45 @@ t.test('batch bodies hold their records in seq order (SQLite concatenates them)'
     t.same(outbox.batchPayloads('attendance', b.batch)!.body, b.body);
   }
   t.same(seen, Array.from({ length: 2300 }, (_, i) => i + 1));
+});
+
+t.test('takeBatches: k consecutive ranges in seq order, in one claim; partial only when allowed', async (t) => {
+  const { db, outbox, store } = setup(t);
+  for (let i = 0; i < 23; i++) store.append(punch(i));
+  const taken = outbox.takeBatches('attendance', 5, 3);
+  t.same(taken.map((b) => [b.firstSeq, b.lastSeq, b.count]), [[1, 5, 5], [6, 10, 5], [11, 15, 5]], 'k ranges, in order');
+  t.same(taken.map((b) => batchRecords(b).map((r) => r.seq)), [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [11, 12, 13, 14, 15]]);
+  t.same(taken.map((b) => b.batch.split('-').slice(0, 2).join('-')), ['attendance-1', 'attendance-6', 'attendance-11']);
+  t.equal(new Set(taken.map((b) => b.batch)).size, 3, 'distinct ids');
+  t.same(outbox.inflightSummary('attendance').map((s) => [s.batch, s.firstSeq, s.lastSeq, s.count]), taken.map((b) => [b.batch, b.firstSeq, b.lastSeq, 5]));
+  for (const b of taken) {
+    // The message SQLite assembled is the contract message, byte for byte; a re-send rebuilds it.
+    t.same(b.message, batchMessage(b.batch, b.body));
+    t.same(JSON.parse(b.message.toString()), { v: 1, batch: b.batch, records: batchRecords(b) });
+    t.same(outbox.batchPayloads('attendance', b.batch)!.message, b.message, 're-send: same bytes');
+  }
+  t.match(outbox.stats('attendance'), { pending: 8, inflight: 15 });
+
+  const full = outbox.takeBatches('attendance', 5, 10, { partial: false });
+  t.same(full.map((b) => [b.firstSeq, b.lastSeq]), [[16, 20]], 'stops before a batch that would not be full');
+  t.equal(outbox.pendingCount('attendance'), 3, 'the partial read claimed nothing');
+  t.same(outbox.takeBatches('attendance', 5, 10, { partial: false }), []);
+  const rest = outbox.takeBatches('attendance', 5, 10);
+  t.same(rest.map((b) => [b.firstSeq, b.lastSeq, b.count]), [[21, 23, 3]]);
+  t.same(outbox.takeBatches('attendance', 5, 10), [], 'nothing pending');
+  t.same(outbox.takeBatches('attendance', 5, 0), []);
+  t.match(outbox.stats('attendance'), { pending: 0, inflight: 23 });
+  t.equal(db.pragma('synchronous', { simple: true }), 2, 'back to synchronous=FULL');
+});
+
+t.test('settleMany: one transaction for a burst of acks; a repeated ack settles once', async (t) => {
+  const { db, outbox, store } = setup(t);
+  for (let i = 0; i < 12; i++) store.append(punch(i));
+  const [a, b, c] = outbox.takeBatches('attendance', 4, 3);
+  t.same(outbox.settleMany('attendance', [b.batch, a.batch, b.batch, 'attendance-99-deadbeef']), [4, 4, 0, 0]);
+  t.same(state(outbox).map((r) => r.state), [2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1]);
+  t.same(outbox.settleMany('attendance', []), []);
+  t.same(outbox.settleMany('attendance', [a.batch, c.batch]), [0, 4]);
+  t.match(outbox.stats('attendance'), { pending: 0, inflight: 0, settled: 12 });
+  t.equal(db.pragma('synchronous', { simple: true }), 2, 'back to synchronous=FULL');
 });

@@ -203,3 +203,34 @@ t.test('broker down then up: backlog drains in order after backoff reconnects', 
   await waitFor(() => gw.outbox.stats('attendance').settled === 500, 'drained again', 60_000);
   t.same(center2.storedIds(), Array.from({ length: 100 }, (_, i) => `G:${i + 401}`));
 });
+
+t.test('acks of one burst settle together after the tick; a repeated ack in the burst is stale', async (t) => {
+  const { broker, center, file } = await setup(t, { autoAck: false });
+  const gw = gateway(t, broker.url, file, { batchMax: 5, maxInflightBatches: 4, lingerMs: 0 });
+  gw.link.start();
+  gw.uplink.start();
+  await waitFor(() => gw.link.isConnected(), 'link up');
+  gw.append(0, 28);
+  await waitFor(() => center.received.length === 4, 'four batches in flight');
+  const sent = center.received.map((b) => b.batch);
+  const events: [string, number][] = [];
+  gw.uplink.on('settled', (batch, n) => events.push([batch, n]));
+  const ack = (batch: string) => Buffer.from(JSON.stringify({ v: 1, batch }));
+  // One burst, delivered in one tick: three acks, one of them twice, and one the center never got.
+  for (const b of [sent[2], sent[0], sent[2], sent[1], 'attendance-999-deadbeef']) gw.uplink.handleAck(ack(b));
+  t.equal(gw.outbox.stats('attendance').settled, 0, 'nothing settled within the tick');
+  t.same(events, []);
+  await waitFor(() => events.length === 5, 'settled events');
+  t.same(events, [[sent[2], 5], [sent[0], 5], [sent[2], 0], [sent[1], 5], ['attendance-999-deadbeef', 0]], 'one event per ack, in order');
+  t.match(gw.uplink.status(), { batchesAcked: 3, recordsAcked: 15, staleAcks: 2 });
+  t.same(gw.outbox.states('attendance').filter((r) => r.state === 'settled').map((r) => r.seq), Array.from({ length: 15 }, (_, i) => i + 1));
+  // The freed slots are refilled with what is pending, in order (lingerMs 0: the partial too).
+  await waitFor(() => center.received.length === 6, 'freed slots refilled');
+  t.same(center.received.slice(4).map(seqs), [[21, 22, 23, 24, 25], [26, 27, 28]], 'in order');
+
+  // Acks received right before stop() still settle.
+  const last = center.received.slice(3).map((b) => b.batch);
+  for (const b of last) gw.uplink.handleAck(ack(b));
+  await gw.uplink.stop();
+  t.match(gw.outbox.stats('attendance'), { settled: 28, inflight: 0, pending: 0 });
+});
