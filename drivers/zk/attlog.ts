@@ -169,14 +169,8 @@ export function decodeRecord(rec: Buffer, size: RecordSize): AttRecord {
   }
 }
 
-export interface EncodableRecord {
-  uid?: number;
-  user: string;
-  verifyCode: number;
-  state: number;
-  time: LocalFields;
-  workcode?: number;
-}
+/** A record to encode (simulator, tests): everything but the received bytes. */
+export type EncodableRecord = Omit<AttRecord, 'raw'>;
 
 /** Encodes a record (used by the simulator and tests). Throws when the user id does not fit. */
 export function encodeRecord(r: EncodableRecord, size: RecordSize): Buffer {
