@@ -77,14 +77,8 @@ export function batchRecords(b: BatchPayloads): WireRecord[] {
   return b.count === 0 ? [] : (JSON.parse(`[${b.body.toString()}]`) as WireRecord[]);
 }
 
-export interface InflightSummary {
-  batch: string;
-  firstSeq: number;
-  lastSeq: number;
-  count: number;
-  sentAt: string;
-  attempts: number;
-}
+/** An in-flight batch without its bytes (what resync needs). */
+export type InflightSummary = Omit<BatchPayloads, 'message' | 'body'>;
 
 export interface RecordState {
   seq: number;
