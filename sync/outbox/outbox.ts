@@ -91,20 +91,29 @@ const INFLIGHT = 1;
 const SETTLED = 2;
 
 interface MessageRow {
-  firstSeq: number | null;
-  lastSeq: number | null;
   n: number;
   /** Null when no record matched. */
   message: Buffer | null;
 }
 
+interface PendingMessageRow extends MessageRow {
+  firstSeq: number | null;
+  lastSeq: number | null;
+}
+
 /** Splits an assembled message into the BatchPayloads views (message and records body). */
-function payloads(batch: string, head: string, row: MessageRow, sentAt: string, attempts: number): BatchPayloads {
+function payloads(
+  batch: string,
+  head: string,
+  row: MessageRow & { firstSeq: number; lastSeq: number },
+  sentAt: string,
+  attempts: number,
+): BatchPayloads {
   const message = row.message ?? batchMessage(batch, Buffer.alloc(0));
   return {
     batch,
-    firstSeq: row.firstSeq ?? 0,
-    lastSeq: row.lastSeq ?? 0,
+    firstSeq: row.firstSeq,
+    lastSeq: row.lastSeq,
     count: row.n,
     sentAt,
     attempts,
@@ -130,9 +139,18 @@ function counterName(stream: StreamName): string {
 
 export class Outbox {
   private readonly st: ReturnType<typeof prepare>;
+  private readonly rowStatements: Record<StreamName, RowStatements>;
 
   constructor(private readonly db: Database) {
     this.st = prepare(db);
+    this.rowStatements = { attendance: prepareRows(db, 'attendance'), recordings: prepareRows(db, 'recordings') };
+  }
+
+  /** The statements on one stream's table (a stream outside the closed set is a bug: throw). */
+  private rows(stream: StreamName): RowStatements {
+    const r = this.rowStatements[stream];
+    if (!r) throw new Error(`outbox: unknown stream ${JSON.stringify(stream)}`);
+    return r;
   }
 
   /**
@@ -151,14 +169,14 @@ export class Outbox {
       }
       // A record below the cursor would silently count as part of an old batch.
       if (seq <= this.claimed(stream)) throw new RangeError(`outbox seq ${seq} is not above the last claimed seq of ${stream}`);
-      this.st.insert.run(stream, seq, rec.recordId, rec.orderKey, JSON.stringify(rec.payload), new Date().toISOString());
+      this.rows(stream).insert.run(seq, rec.recordId, rec.orderKey, JSON.stringify(rec.payload), new Date().toISOString());
       return seq;
     })();
   }
 
   /** Oldest pending rows first, at most `max`. */
   takePending(stream: StreamName, max: number): PendingRow[] {
-    return this.st.pendingRows.all(stream, this.claimed(stream), Math.max(0, Math.trunc(max))) as PendingRow[];
+    return this.rows(stream).pendingRows.all(this.claimed(stream), Math.max(0, Math.trunc(max))) as PendingRow[];
   }
 
   /**
@@ -179,24 +197,39 @@ export class Outbox {
     if (limit === 0 || count === 0) return [];
     const sentAt = (opts.now ?? new Date()).toISOString();
     const partial = opts.partial ?? true;
+    const rows = this.rows(stream);
     return this.relaxed(() => {
       const out: BatchPayloads[] = [];
       let claimed = this.claimed(stream);
       while (out.length < count) {
-        // The first pending seq is known before the read, so the id (which names it) can go into
-        // the message SQLite assembles.
-        const firstSeq = this.st.nthPending.get(stream, claimed, 0) as { seq: number } | undefined;
-        if (!firstSeq) break;
-        const batch = newBatchId(stream, firstSeq.seq);
-        const head = batchMessageHead(batch);
-        const row = this.st.pendingMessage.get({ stream, after: claimed, max: limit, head, tail: BATCH_MESSAGE_TAIL }) as MessageRow;
-        if (row.n === 0 || row.firstSeq !== firstSeq.seq || row.lastSeq === null) {
-          throw new Error(`takeBatches: ${stream} changed under a read (first pending ${firstSeq.seq}, read ${row.firstSeq})`);
+        // The batch id names its first seq and SQLite writes the id into the message, so the
+        // first seq is settled before the read. Seqs are gap-free, so the next batch is nearly
+        // always exactly the range after the cursor: read that range, and when it is not full
+        // (the tail of the queue, or holes left by pruning below a resend) read the general way.
+        let firstSeq = claimed + 1;
+        let batch = newBatchId(stream, firstSeq);
+        let head = batchMessageHead(batch);
+        let lastSeq = claimed + limit;
+        let row = rows.rangeMessage.get({ first: firstSeq, last: lastSeq, head, tail: BATCH_MESSAGE_TAIL }) as MessageRow;
+        if (row.n !== limit) {
+          const first = rows.nthPending.get(claimed, 0) as { seq: number } | undefined;
+          if (!first) break;
+          if (first.seq !== firstSeq) {
+            firstSeq = first.seq;
+            batch = newBatchId(stream, firstSeq);
+            head = batchMessageHead(batch);
+          }
+          const general = rows.pendingMessage.get({ after: claimed, max: limit, head, tail: BATCH_MESSAGE_TAIL }) as PendingMessageRow;
+          if (general.n === 0 || general.firstSeq !== firstSeq || general.lastSeq === null) {
+            throw new Error(`takeBatches: ${stream} changed under a read (first pending ${firstSeq}, read ${general.firstSeq})`);
+          }
+          row = general;
+          lastSeq = general.lastSeq;
         }
         if (row.n < limit && !partial) break;
-        this.st.insertBatch.run(stream, batch, row.firstSeq, row.lastSeq, row.n, sentAt);
-        out.push(payloads(batch, head, row, sentAt, 1));
-        claimed = row.lastSeq;
+        this.st.insertBatch.run(stream, batch, firstSeq, lastSeq, row.n, sentAt);
+        out.push(payloads(batch, head, { firstSeq, lastSeq, n: row.n, message: row.message }, sentAt, 1));
+        claimed = lastSeq;
         if (row.n < limit) break; // nothing more is pending
       }
       if (out.length > 0) this.st.setClaimed.run(stream, claimed);
@@ -223,7 +256,7 @@ export class Outbox {
   /** True when at least `n` rows are pending (an index seek, not a count). */
   hasPending(stream: StreamName, n: number): boolean {
     if (n <= 0) return true;
-    return this.st.nthPending.get(stream, this.claimed(stream), n - 1) !== undefined;
+    return this.rows(stream).nthPending.get(this.claimed(stream), n - 1) !== undefined;
   }
 
   /** The in-flight batch's records as stored (same ids, same order); null if it is not in flight. */
@@ -231,7 +264,7 @@ export class Outbox {
     const b = this.st.batch.get(stream, batch) as BatchRow | undefined;
     if (!b || b.state !== INFLIGHT) return null;
     const head = batchMessageHead(batch);
-    const r = this.st.rangeMessage.get({ stream, first: b.first_seq, last: b.last_seq, head, tail: BATCH_MESSAGE_TAIL }) as MessageRow;
+    const r = this.rows(stream).rangeMessage.get({ first: b.first_seq, last: b.last_seq, head, tail: BATCH_MESSAGE_TAIL }) as MessageRow;
     return payloads(batch, head, { ...r, firstSeq: b.first_seq, lastSeq: b.last_seq }, b.sent_at, b.attempts);
   }
 
@@ -252,7 +285,7 @@ export class Outbox {
     return this.inflightSummary(stream).map((s) => ({
       batch: s.batch,
       sentAt: s.sentAt,
-      records: (this.st.rangePayloads.all(stream, s.firstSeq, s.lastSeq) as string[]).map((x) => JSON.parse(x) as WireRecord),
+      records: (this.rows(stream).rangePayloads.all(s.firstSeq, s.lastSeq) as string[]).map((x) => JSON.parse(x) as WireRecord),
     }));
   }
 
@@ -291,12 +324,12 @@ export class Outbox {
       const claimed = this.claimed(stream);
       const from = Math.max(1, Math.trunc(fromSeq));
       if (from > claimed) return 0;
-      const n = (this.st.countRange.get(stream, from, claimed) as { n: number }).n;
+      const n = (this.rows(stream).countRange.get(from, claimed) as { n: number }).n;
       this.st.deleteBatchesFrom.run(stream, from);
       // The batch straddling `from` keeps only its lower part (its records below `from`).
       const straddling = this.st.batchAt.get(stream, from) as BatchRow | undefined;
       if (straddling && straddling.last_seq >= from) {
-        const kept = (this.st.countRange.get(stream, straddling.first_seq, from - 1) as { n: number }).n;
+        const kept = (this.rows(stream).countRange.get(straddling.first_seq, from - 1) as { n: number }).n;
         this.st.truncateBatch.run(from - 1, kept, stream, straddling.batch);
       }
       this.st.setClaimed.run(stream, from - 1);
@@ -305,12 +338,12 @@ export class Outbox {
   }
 
   pendingCount(stream: StreamName): number {
-    return (this.st.countAbove.get(stream, this.claimed(stream)) as { n: number }).n;
+    return (this.rows(stream).countAbove.get(this.claimed(stream)) as { n: number }).n;
   }
 
   /** State of each stored record from `fromSeq` on, in seq order (audit, tests). */
   states(stream: StreamName, fromSeq = 1, limit = 1000): RecordState[] {
-    return this.statesOf(stream, this.st.seqsFrom.all(stream, fromSeq, limit) as number[]);
+    return this.statesOf(stream, this.rows(stream).seqsFrom.all(fromSeq, limit) as number[]);
   }
 
   /** State of the given records (cheapest when seqs are ascending). */
@@ -329,13 +362,14 @@ export class Outbox {
 
   stats(stream: StreamName, now: Date = new Date()): StreamStats {
     const claimed = this.claimed(stream);
-    const pending = (this.st.countAbove.get(stream, claimed) as { n: number }).n;
+    const rows = this.rows(stream);
+    const pending = (rows.countAbove.get(claimed) as { n: number }).n;
     const inflightRows = this.st.inflight.all(stream) as BatchRow[];
     const inflight = inflightRows.reduce((s, b) => s + b.records, 0);
-    const upToClaimed = (this.st.countRange.get(stream, 1, claimed) as { n: number }).n;
+    const upToClaimed = (rows.countRange.get(1, claimed) as { n: number }).n;
     // The oldest unsettled record is the first of the oldest in-flight batch, else the first pending.
     const from = inflightRows.length ? inflightRows[0].first_seq : claimed + 1;
-    const oldest = (this.st.firstCreatedFrom.get(stream, from) as { created_at: string } | undefined)?.created_at;
+    const oldest = (rows.firstCreatedFrom.get(from) as { created_at: string } | undefined)?.created_at;
     const meta = this.st.meta.get(stream) as { last_ack_at: string | null } | undefined;
     const last = this.st.counter.get(counterName(stream)) as { value: number } | undefined;
     return {
@@ -362,7 +396,7 @@ export class Outbox {
         // Defence in depth: never below the cursor's reach, i.e. never a pending row.
         const last = Math.min(b.last_seq, this.claimed(b.stream));
         if (b.stream === 'attendance') this.st.prunePunches.run(b.first_seq, last);
-        deleted += this.st.pruneRows.run(b.stream, b.first_seq, last).changes;
+        deleted += this.rows(b.stream).pruneRows.run(b.first_seq, last).changes;
         this.st.deleteBatch.run(b.stream, b.batch);
       }
       return deleted;
@@ -371,6 +405,15 @@ export class Outbox {
 
   private claimed(stream: StreamName): number {
     return (this.st.claimed.get(stream) as { claimed_seq: number } | undefined)?.claimed_seq ?? 0;
+  }
+
+  /**
+   * Runs fn as one transaction committed with synchronous=NORMAL, so that settlements and the
+   * claims refilling their slots share one commit. Only for claims and settlements: a record
+   * enqueued inside would not be durable on power loss before the next FULL commit.
+   */
+  relaxedTransaction<T>(fn: () => T): T {
+    return this.relaxed(fn);
   }
 
   /** Runs fn in a transaction committed with synchronous=NORMAL (see the header comment). */
@@ -403,30 +446,6 @@ function prepare(db: Database) {
     touchAck: p<[string, string]>(
       'INSERT INTO stream_meta(stream, last_ack_at) VALUES (?, ?) ON CONFLICT(stream) DO UPDATE SET last_ack_at = excluded.last_ack_at',
     ),
-    insert: p<[string, number, string, string, string, string]>(
-      'INSERT INTO outbox(stream, seq, record_id, order_key, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-    ),
-    pendingRows: p<[string, number, number]>('SELECT seq, payload FROM outbox WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?'),
-    nthPending: p<[string, number, number]>('SELECT seq FROM outbox WHERE stream = ? AND seq > ? ORDER BY seq LIMIT 1 OFFSET ?'),
-    countAbove: p<[string, number]>('SELECT count(*) AS n FROM outbox WHERE stream = ? AND seq > ?'),
-    countRange: p<[string, number, number]>('SELECT count(*) AS n FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ?'),
-    seqsFrom: p<[string, number, number]>('SELECT seq FROM outbox WHERE stream = ? AND seq >= ? ORDER BY seq LIMIT ?').pluck(),
-    // SQLite joins the records: the ordered subquery runs as a co-routine feeding the aggregate
-    // row by row in index order, so the concatenation is in seq order (a test checks it). An
-    // ORDER BY inside group_concat would say the same but costs a sort of every batch (~50%).
-    // The envelope is concatenated in SQL too (a memcpy inside SQLite, cheaper than a second
-    // Buffer in JS), and the cast hands the message to JS as a Buffer: no UTF-8 round trip.
-    pendingMessage: p<[{ stream: string; after: number; max: number; head: string; tail: string }]>(
-      `SELECT min(seq) AS firstSeq, max(seq) AS lastSeq, count(*) AS n,
-         CAST(@head || group_concat(payload, ',') || @tail AS BLOB) AS message
-       FROM (SELECT seq, payload FROM outbox WHERE stream = @stream AND seq > @after ORDER BY seq LIMIT @max)`,
-    ),
-    rangeMessage: p<[{ stream: string; first: number; last: number; head: string; tail: string }]>(
-      `SELECT count(*) AS n, CAST(@head || group_concat(payload, ',') || @tail AS BLOB) AS message
-       FROM (SELECT seq, payload FROM outbox WHERE stream = @stream AND seq BETWEEN @first AND @last ORDER BY seq)`,
-    ),
-    rangePayloads: p<[string, number, number]>('SELECT payload FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ? ORDER BY seq').pluck(),
-    firstCreatedFrom: p<[string, number]>('SELECT created_at FROM outbox WHERE stream = ? AND seq >= ? ORDER BY seq LIMIT 1'),
     insertBatch: p<[string, string, number, number, number, string]>(
       'INSERT INTO outbox_batches(stream, batch, first_seq, last_seq, records, state, sent_at, attempts) VALUES (?, ?, ?, ?, ?, 1, ?, 1)',
     ),
@@ -441,8 +460,44 @@ function prepare(db: Database) {
     truncateBatch: p<[number, number, string, string]>('UPDATE outbox_batches SET last_seq = ?, records = ? WHERE stream = ? AND batch = ?'),
     oldSettled: p<[string]>('SELECT * FROM outbox_batches WHERE state = 2 AND settled_at < ? ORDER BY stream, first_seq'),
     prunePunches: p<[number, number]>('DELETE FROM punches WHERE seq BETWEEN ? AND ?'),
-    pruneRows: p<[string, number, number]>('DELETE FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ?'),
     deleteBatch: p<[string, string]>('DELETE FROM outbox_batches WHERE stream = ? AND batch = ?'),
+  };
+}
+
+/** Each stream's records live in their own table, keyed by seq (migration 3). */
+const OUTBOX_TABLES: Record<StreamName, string> = { attendance: 'outbox_attendance', recordings: 'outbox_recordings' };
+
+type RowStatements = ReturnType<typeof prepareRows>;
+
+/** The statements on one stream's table (the table name comes from the closed map above). */
+function prepareRows(db: Database, stream: StreamName) {
+  const t = OUTBOX_TABLES[stream];
+  const p = <A extends unknown[]>(sql: string): Statement<A> => db.prepare<A>(sql);
+  return {
+    insert: p<[number, string, string, string, string]>(`INSERT INTO ${t}(seq, record_id, order_key, payload, created_at) VALUES (?, ?, ?, ?, ?)`),
+    pendingRows: p<[number, number]>(`SELECT seq, payload FROM ${t} WHERE seq > ? ORDER BY seq LIMIT ?`),
+    nthPending: p<[number, number]>(`SELECT seq FROM ${t} WHERE seq > ? ORDER BY seq LIMIT 1 OFFSET ?`),
+    countAbove: p<[number]>(`SELECT count(*) AS n FROM ${t} WHERE seq > ?`),
+    countRange: p<[number, number]>(`SELECT count(*) AS n FROM ${t} WHERE seq BETWEEN ? AND ?`),
+    seqsFrom: p<[number, number]>(`SELECT seq FROM ${t} WHERE seq >= ? ORDER BY seq LIMIT ?`).pluck(),
+    // SQLite joins the records: the ordered subquery runs as a co-routine feeding the aggregate
+    // row by row in seq order (a walk along the table's B-tree, no sort), so the concatenation
+    // is in seq order (a test checks it). An ORDER BY inside group_concat would say the same but
+    // costs a sort of every batch (2.5x). The envelope is concatenated in SQL too (a memcpy
+    // inside SQLite, cheaper than a second Buffer in JS), and the cast hands the message to JS
+    // as a Buffer: no UTF-8 decoding into a JS string and back.
+    pendingMessage: p<[{ after: number; max: number; head: string; tail: string }]>(
+      `SELECT min(seq) AS firstSeq, max(seq) AS lastSeq, count(*) AS n,
+         CAST(@head || group_concat(payload, ',') || @tail AS BLOB) AS message
+       FROM (SELECT seq, payload FROM ${t} WHERE seq > @after ORDER BY seq LIMIT @max)`,
+    ),
+    rangeMessage: p<[{ first: number; last: number; head: string; tail: string }]>(
+      `SELECT count(*) AS n, CAST(@head || group_concat(payload, ',') || @tail AS BLOB) AS message
+       FROM (SELECT payload FROM ${t} WHERE seq BETWEEN @first AND @last ORDER BY seq)`,
+    ),
+    rangePayloads: p<[number, number]>(`SELECT payload FROM ${t} WHERE seq BETWEEN ? AND ? ORDER BY seq`).pluck(),
+    firstCreatedFrom: p<[number]>(`SELECT created_at FROM ${t} WHERE seq >= ? ORDER BY seq LIMIT 1`),
+    pruneRows: p<[number, number]>(`DELETE FROM ${t} WHERE seq BETWEEN ? AND ?`),
   };
 }
 

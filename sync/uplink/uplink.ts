@@ -151,34 +151,42 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     });
   }
 
-  /** Settles every ack received since the last call, in one transaction. */
+  /**
+   * Settles every ack received since the last call and claims batches for the slots they free,
+   * in one transaction (one commit per burst of acks, not two); sends the new batches after it.
+   */
   private settleAcks(): void {
     if (this.acked.length === 0) return;
     const batches = this.acked;
     this.acked = [];
-    let settled: number[];
+    const { outbox, stream } = this.opts;
+    let settled: number[] = [];
+    let taken: BatchPayloads[] = [];
     try {
-      settled = this.opts.outbox.settleMany(this.opts.stream, batches);
+      outbox.relaxedTransaction(() => {
+        settled = outbox.settleMany(stream, batches);
+        for (const batch of batches) this.inflight.delete(batch);
+        taken = this.claimSafely();
+      });
     } catch (err) {
-      // The rows stay in flight and the batches are re-sent later; the center acks them again.
-      this.log.error({ stream: this.opts.stream, batches, err: (err as Error).message }, 'uplink: could not settle batches');
+      // Nothing was committed: the rows stay in flight and the batches are re-sent after the ack
+      // timeout; the center acks them again. What is in flight is re-read from SQLite.
+      this.log.error({ stream, batches, err: (err as Error).message }, 'uplink: could not settle batches');
+      this.resync();
       return;
     }
     this.lastAckAt = new Date().toISOString();
     batches.forEach((batch, i) => {
-      const n = settled[i];
-      this.inflight.delete(batch);
-      if (n > 0) {
+      if (settled[i] > 0) {
         this.counters.batchesAcked++;
-        this.counters.recordsAcked += n;
+        this.counters.recordsAcked += settled[i];
       } else {
         this.counters.staleAcks++;
-        this.log.debug({ stream: this.opts.stream, batch }, 'uplink: ack for unknown or settled batch');
+        this.log.debug({ stream, batch }, 'uplink: ack for unknown or settled batch');
       }
     });
     batches.forEach((batch, i) => this.emit('settled', batch, settled[i]));
-    // Refill the freed slots now (one claim for all of them) rather than a tick later.
-    this.pump();
+    for (const b of taken) this.send(b, false);
   }
 
   async stop(): Promise<void> {
@@ -242,47 +250,62 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     if (!this.lingerTimer) this.pump();
   }
 
+  /** Fills the free in-flight slots with new batches and sends them. */
   private pump(): void {
-    const { outbox, stream, batchMax, lingerMs, maxInflightBatches, link } = this.opts;
-    if (!this.running || !link.isConnected()) return;
+    for (const b of this.claimSafely()) this.send(b, false);
+  }
+
+  /**
+   * Claims batches for the free in-flight slots (they count as in flight from here on); the
+   * caller sends them. A failing disk must not kill the process: nothing is claimed, retry later.
+   */
+  private claimSafely(): BatchPayloads[] {
     try {
-      while (this.inflight.size < maxInflightBatches) {
-        const full = outbox.hasPending(stream, batchMax);
-        if (!full) {
-          if (!outbox.hasPending(stream, 1)) {
-            this.clearLinger();
-            return;
-          }
-          if (lingerMs > 0) {
-            const now = Date.now();
-            if (this.lingerDeadline === null) this.lingerDeadline = now + lingerMs;
-            if (now < this.lingerDeadline) {
-              if (!this.lingerTimer) {
-                this.lingerTimer = setTimeout(() => {
-                  this.lingerTimer = null;
-                  this.pump();
-                }, this.lingerDeadline - now);
-              }
-              return;
-            }
-          }
+      return this.claim();
+    } catch (err) {
+      this.log.error({ stream: this.opts.stream, err: (err as Error).message }, 'uplink: could not take a batch');
+      if (!this.lingerTimer) this.lingerTimer = setTimeout(() => ((this.lingerTimer = null), this.pump()), 1000);
+      return [];
+    }
+  }
+
+  private claim(): BatchPayloads[] {
+    const { outbox, stream, batchMax, lingerMs, maxInflightBatches, link } = this.opts;
+    const out: BatchPayloads[] = [];
+    if (!this.running || !link.isConnected()) return out;
+    while (this.inflight.size < maxInflightBatches) {
+      const full = outbox.hasPending(stream, batchMax);
+      if (!full) {
+        if (!outbox.hasPending(stream, 1)) {
+          this.clearLinger();
+          return out;
         }
-        this.clearLinger();
-        // Every free slot in one claim; full batches only while a partial one may still linger.
-        const taken = outbox.takeBatches(stream, batchMax, maxInflightBatches - this.inflight.size, { partial: !full });
-        if (taken.length === 0) return;
-        const sentAt = Date.now();
-        for (const b of taken) {
-          this.inflight.set(b.batch, { sentAt });
-          this.counters.batchesSent++;
-          this.send(b, false);
+        if (lingerMs > 0) {
+          const now = Date.now();
+          if (this.lingerDeadline === null) this.lingerDeadline = now + lingerMs;
+          if (now < this.lingerDeadline) {
+            if (!this.lingerTimer) {
+              this.lingerTimer = setTimeout(() => {
+                this.lingerTimer = null;
+                this.pump();
+              }, this.lingerDeadline - now);
+            }
+            return out;
+          }
         }
       }
-    } catch (err) {
-      // A failing disk must not kill the process here: rows stay where they are; retry later.
-      this.log.error({ stream, err: (err as Error).message }, 'uplink: could not take a batch');
-      if (!this.lingerTimer) this.lingerTimer = setTimeout(() => ((this.lingerTimer = null), this.pump()), 1000);
+      this.clearLinger();
+      // Every free slot in one claim; full batches only while a partial one may still linger.
+      const taken = outbox.takeBatches(stream, batchMax, maxInflightBatches - this.inflight.size, { partial: !full });
+      if (taken.length === 0) return out;
+      const sentAt = Date.now();
+      for (const b of taken) {
+        this.inflight.set(b.batch, { sentAt });
+        this.counters.batchesSent++;
+        out.push(b);
+      }
     }
+    return out;
   }
 
   private send(b: BatchPayloads, resend: boolean): void {

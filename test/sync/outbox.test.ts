@@ -109,7 +109,7 @@ t.test('prune: only old settled rows and their punches; counters never reset', a
   const b = outbox.takeBatch('attendance', 3)!; // in flight, old
   outbox.settle('attendance', a.batch, new Date('2026-01-01T00:00:00Z'));
   // Make the pending and in-flight rows look ancient too: age must not matter for them.
-  db.prepare("UPDATE outbox SET created_at = '2020-01-01T00:00:00.000Z' WHERE seq > 3").run();
+  db.prepare("UPDATE outbox_attendance SET created_at = '2020-01-01T00:00:00.000Z' WHERE seq > 3").run();
   db.prepare("UPDATE outbox_batches SET sent_at = '2020-01-01T00:00:00.000Z' WHERE state = 1").run();
   const now = new Date('2026-12-04T00:00:00Z');
   t.equal(outbox.prune(now, 90), 3);
@@ -198,4 +198,41 @@ t.test('settleMany: one transaction for a burst of acks; a repeated ack settles 
   t.same(outbox.settleMany('attendance', [a.batch, c.batch]), [0, 4]);
   t.match(outbox.stats('attendance'), { pending: 0, inflight: 0, settled: 12 });
   t.equal(db.pragma('synchronous', { simple: true }), 2, 'back to synchronous=FULL');
+});
+
+t.test('takeBatches around holes: a resend below pruned batches skips the missing seqs, never an empty or oversized batch', async (t) => {
+  const { outbox, store } = setup(t);
+  for (let i = 0; i < 20; i++) store.append(punch(i));
+  const four = outbox.takeBatches('attendance', 5, 4);
+  t.same(four.map((b) => [b.firstSeq, b.lastSeq, b.count]), [[1, 5, 5], [6, 10, 5], [11, 15, 5], [16, 20, 5]], 'gap-free queue: each batch is the next full range');
+  // Batches 1 and 3 settled long ago and pruned; 2 and 4 settled recently and kept.
+  const old = new Date('2026-01-01T00:00:00Z');
+  const now = new Date('2026-12-04T00:00:00Z');
+  outbox.settleMany('attendance', [four[0].batch, four[2].batch], old);
+  outbox.settleMany('attendance', [four[1].batch, four[3].batch], now);
+  t.equal(outbox.prune(now, 90), 10);
+  t.equal(outbox.resendFrom('attendance', 1), 10, 'the kept rows go back to pending');
+
+  const fives = outbox.takeBatches('attendance', 5, 10, { now });
+  t.same(fives.map((b) => [b.firstSeq, b.lastSeq, b.count]), [[6, 10, 5], [16, 20, 5]]);
+  t.match(fives[0].batch, /^attendance-6-/, 'the id names the first seq really in the batch');
+  t.match(fives[1].batch, /^attendance-16-/);
+  t.same(batchRecords(fives[1]).map((r) => r.seq), [16, 17, 18, 19, 20]);
+  t.same(fives[1].message, batchMessage(fives[1].batch, fives[1].body), 'message = envelope + body');
+
+  outbox.resendFrom('attendance', 1);
+  const sevens = outbox.takeBatches('attendance', 7, 10, { now });
+  t.same(sevens.map((b) => [b.firstSeq, b.lastSeq, b.count]), [[6, 17, 7], [18, 20, 3]], 'a batch may span a hole; still at most 7 records');
+  t.same(batchRecords(sevens[0]).map((r) => r.seq), [6, 7, 8, 9, 10, 16, 17]);
+  t.same(outbox.takeBatches('attendance', 7, 10), [], 'nothing left');
+  t.equal(outbox.settleMany('attendance', sevens.map((b) => b.batch), now).reduce((a, b) => a + b, 0), 10);
+  t.same(outbox.stats('attendance', now), { stream: 'attendance', pending: 0, inflight: 0, settled: 10, oldestPendingAgeSeconds: null, lastAckAt: now.toISOString(), lastSeq: 20 });
+});
+
+t.test('takeBatches with partial:false stops at a batch that would not be full, also across a hole', async (t) => {
+  const { outbox, store } = setup(t);
+  for (let i = 0; i < 12; i++) store.append(punch(i));
+  t.same(outbox.takeBatches('attendance', 5, 10, { partial: false }).map((b) => [b.firstSeq, b.lastSeq]), [[1, 5], [6, 10]]);
+  t.equal(outbox.pendingCount('attendance'), 2, 'the partial tail stays pending (it lingers to fill)');
+  t.same(outbox.takeBatches('attendance', 5, 10).map((b) => [b.firstSeq, b.lastSeq, b.count]), [[11, 12, 2]]);
 });

@@ -18,7 +18,7 @@ t.test('open: WAL, synchronous=FULL, foreign keys, schema at latest version, par
   t.equal(db.pragma('foreign_keys', { simple: true }), 1);
   t.equal(db.pragma('user_version', { simple: true }), latestVersion);
   const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-  t.same(tables, ['counters', 'enrollments', 'kv', 'outbox', 'outbox_batches', 'punch_keys', 'punches', 'stream_meta']);
+  t.same(tables, ['counters', 'enrollments', 'kv', 'outbox_attendance', 'outbox_batches', 'outbox_recordings', 'punch_keys', 'punches', 'stream_meta']);
   closeDatabase(db);
   t.notOk(existsSync(file + '-wal') && readFileSync(file + '-wal').length > 0, 'WAL folded into the main file on close');
 });
@@ -194,4 +194,34 @@ t.test('enrollments and kv', async (t) => {
   t.equal(kv.get('a'), '2');
   kv.delete('a');
   t.equal(kv.get('a'), undefined);
+});
+
+t.test('migration 3: a v2 outbox moves to one table per stream with every record, state and byte intact', async (t) => {
+  const file = join(tempDir(t), 'tpgw.db');
+  // A store as version 2 left it: rows of both streams, a settled batch, an in-flight one, pending rows.
+  const v2 = new BetterSqlite3(file);
+  migrate(v2, migrations.filter((m) => m.version <= 2));
+  const insert = v2.prepare('INSERT INTO outbox(stream, seq, record_id, order_key, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+  for (let seq = 1; seq <= 7; seq++) insert.run('attendance', seq, `G:${seq}`, 'c1', JSON.stringify({ id: `G:${seq}`, seq }), '2026-12-01T08:00:00.000Z');
+  for (let seq = 1; seq <= 3; seq++) insert.run('recordings', seq, `G:r${seq}`, 'cam1', JSON.stringify({ id: `G:r${seq}`, seq }), '2026-12-01T08:00:00.000Z');
+  const batch = v2.prepare('INSERT INTO outbox_batches(stream, batch, first_seq, last_seq, records, state, sent_at, attempts, settled_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)');
+  batch.run('attendance', 'attendance-1-aaaa', 1, 3, 3, 2, '2026-12-01T08:00:01.000Z', '2026-12-01T08:00:02.000Z');
+  batch.run('attendance', 'attendance-4-bbbb', 4, 5, 2, 1, '2026-12-01T08:00:03.000Z', null);
+  batch.run('recordings', 'recordings-1-cccc', 1, 1, 1, 1, '2026-12-01T08:00:03.000Z', null);
+  v2.exec("INSERT INTO stream_meta(stream, claimed_seq) VALUES ('attendance', 5), ('recordings', 1)");
+  v2.close();
+
+  const db = openDatabase(file);
+  t.teardown(() => closeDatabase(db));
+  t.equal(db.pragma('user_version', { simple: true }), latestVersion);
+  const outbox = new Outbox(db);
+  t.same(outbox.states('attendance').map((s) => s.state), ['settled', 'settled', 'settled', 'inflight', 'inflight', 'pending', 'pending']);
+  t.same(outbox.states('recordings').map((s) => s.state), ['inflight', 'pending', 'pending']);
+  t.same(outbox.batchPayloads('attendance', 'attendance-4-bbbb')!.message.toString(), '{"v":1,"batch":"attendance-4-bbbb","records":[{"id":"G:4","seq":4},{"id":"G:5","seq":5}]}', 'in-flight batch re-sent with the same bytes');
+  const next = outbox.takeBatch('attendance', 10)!;
+  t.same([next.firstSeq, next.lastSeq, next.count], [6, 7, 2], 'pending rows are the next batch');
+  t.same(db.prepare("SELECT stream, record_id FROM outbox WHERE seq = 2 ORDER BY stream").all(), [
+    { stream: 'attendance', record_id: 'G:2' },
+    { stream: 'recordings', record_id: 'G:r2' },
+  ], 'the old name reads the same rows (a view)');
 });
