@@ -15,11 +15,13 @@ import { MqttLink } from '../sync/mqtt/link.js';
 import { Uplink } from '../sync/uplink/uplink.js';
 import { RequestRouter } from '../sync/requests/request-router.js';
 import { registerSyncRequests } from '../sync/requests/sync-requests.js';
-import type { StreamName } from '../sync/types.js';
+import { STREAMS, type StreamName } from '../sync/types.js';
+import { PunchTimeCorrector } from '../sync/store/punch-time-correction.js';
 import { createClockDriver, type DriverContext } from './clock-drivers.js';
 import { createPunchIntake } from './punch-intake.js';
 import { registerEnrollmentRequests } from './enrollment-requests.js';
 import { createTimeFacts, type TimeFacts } from './time-facts.js';
+import { startClockSyncCorrection } from './clock-sync-correction.js';
 import { EventPublisher } from './event-publisher.js';
 import { GatewayMetrics } from './metrics.js';
 import { createApiApp, type HttpBackend, type PunchQuery } from './http/api-app.js';
@@ -59,6 +61,7 @@ export class Gateway {
   private cameras?: CameraWiring;
   private readonly clocks: ClockDriver[] = [];
   private pruneTimer?: NodeJS.Timeout;
+  private stopCorrection?: () => void;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly notifier = createSystemdNotifier();
   private stopping?: Promise<void>;
@@ -109,7 +112,7 @@ export class Gateway {
       logger: this.log.child({ part: 'mqtt' }),
     });
     this.events = new EventPublisher(this.link, topics.event, this.log.child({ part: 'events' }));
-    for (const stream of ['attendance', 'recordings'] as const) {
+    for (const stream of STREAMS) {
       this.uplinks.set(
         stream,
         new Uplink({
@@ -220,6 +223,14 @@ export class Gateway {
     if (!this.time.clockSynced()) {
       this.events.emit({ type: 'clock-unsynced', message: 'system clock is not synchronised: punches are flagged clockSynced=false' });
     }
+    // Punch times taken before the clock synchronised are re-dated once it has (now, or later).
+    this.stopCorrection = startClockSyncCorrection({
+      time: this.time,
+      corrector: new PunchTimeCorrector(this.db, gid, this.outbox),
+      notify: (stream) => this.uplinks.get(stream)?.notify(),
+      events: this.events,
+      log: this.log.child({ part: 'time' }),
+    });
 
     // Settled rows are kept keepSettledDays for local audit, then pruned; pending never.
     const prune = () => {
@@ -244,6 +255,7 @@ export class Gateway {
       this.notifier.stopping();
       this.log.info('stopping');
       if (this.pruneTimer) clearInterval(this.pruneTimer);
+      this.stopCorrection?.();
       for (const t of this.timers) clearTimeout(t);
       await Promise.allSettled(this.clocks.map((c) => c.stop()));
       if (this.cameras) await this.cameras.stop().catch((err: Error) => this.log.error({ err: err.message }, 'camera stop failed'));
@@ -286,10 +298,7 @@ export class Gateway {
     return {
       ...this.info(),
       mqtt: this.link?.status(),
-      sync: {
-        attendance: this.outbox?.stats('attendance'),
-        recordings: this.outbox?.stats('recordings'),
-      },
+      sync: Object.fromEntries(STREAMS.map((s) => [s, this.outbox?.stats(s)])),
       events: this.events?.recent.slice(-10) ?? [],
     };
   }

@@ -1,10 +1,11 @@
 // Prometheus metrics on GET /metrics. Gauges are computed at scrape time from the live objects
 // (collect callbacks), so nothing is kept in step by hand.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { STREAMS, type StreamName } from '../sync/types.js';
 
 export interface MetricSources {
-  pending(stream: 'attendance' | 'recordings'): number;
-  oldestPendingAgeSeconds(stream: 'attendance' | 'recordings'): number | null;
+  pending(stream: StreamName): number;
+  oldestPendingAgeSeconds(stream: StreamName): number | null;
   mqttConnected(): boolean;
   clocks(): { id: string; connected: boolean; framesBad: number }[];
 }
@@ -23,7 +24,7 @@ export class GatewayMetrics {
       labelNames: ['stream'],
       registers: [this.registry],
       collect() {
-        for (const s of ['attendance', 'recordings'] as const) this.set({ stream: s }, src.pending(s));
+        for (const s of STREAMS) this.set({ stream: s }, src.pending(s));
       },
     });
     new Gauge({
@@ -32,7 +33,7 @@ export class GatewayMetrics {
       labelNames: ['stream'],
       registers: [this.registry],
       collect() {
-        for (const s of ['attendance', 'recordings'] as const) this.set({ stream: s }, src.oldestPendingAgeSeconds(s) ?? 0);
+        for (const s of STREAMS) this.set({ stream: s }, src.oldestPendingAgeSeconds(s) ?? 0);
       },
     });
     new Gauge({

@@ -11,6 +11,11 @@ export interface TimeFacts {
   clockSynced(): boolean;
   bootId(): string;
   monoNs(): bigint;
+  /**
+   * Calls fn each time the clock becomes synchronised after having been seen unsynchronised
+   * (the moment punch times taken meanwhile can be corrected). Returns an unsubscribe function.
+   */
+  onSynced(fn: () => void): () => void;
   stop(): void;
 }
 
@@ -32,14 +37,20 @@ export function createTimeFacts(mode: TimeSyncMode = 'auto', refreshMs = 30_000)
   const bootId = readBootId();
   let synced = mode === 'synced';
   let timer: NodeJS.Timeout | undefined;
+  const listeners = new Set<() => void>();
+  const set = (now: boolean) => {
+    const became = now && !synced;
+    synced = now;
+    if (became) for (const fn of [...listeners]) fn();
+  };
   if (mode === 'auto') {
     const refresh = () => {
       if (existsSync('/run/systemd/timesync/synchronized')) {
-        synced = true;
+        set(true);
         return;
       }
       execFile('timedatectl', ['show', '--property=NTPSynchronized', '--value'], { timeout: 5000 }, (err, out) => {
-        synced = !err && out.trim() === 'yes';
+        set(!err && out.trim() === 'yes');
       });
     };
     refresh();
@@ -51,7 +62,11 @@ export function createTimeFacts(mode: TimeSyncMode = 'auto', refreshMs = 30_000)
     bootId: () => bootId,
     // CLOCK_MONOTONIC on Linux: counts from boot, comparable across restarts of the service.
     monoNs: () => process.hrtime.bigint(),
-    stop: () => timer && clearInterval(timer),
+    onSynced: (fn) => (listeners.add(fn), () => listeners.delete(fn)),
+    stop: () => {
+      if (timer) clearInterval(timer);
+      listeners.clear();
+    },
   };
 }
 

@@ -2,8 +2,12 @@
 // outbox that is the only uplink queue, and the MQTT link. Nothing here knows what a clock or a
 // camera is: gateway/ turns device punches and recorded segments into these inputs.
 
-/** Outbox streams: each is published on tpgw/G/<stream> and acked on tpgw/G/<stream>/ack. */
-export type StreamName = 'attendance' | 'recordings';
+/**
+ * Outbox streams: each is published on tpgw/G/<stream> and acked on tpgw/G/<stream>/ack.
+ * `corrections`: punch times corrected after a late clock sync, for punches already sent.
+ */
+export const STREAMS = ['attendance', 'recordings', 'corrections'] as const;
+export type StreamName = (typeof STREAMS)[number];
 
 export type VerifyText = 'fingerprint' | 'card' | 'pin' | 'face' | 'password' | 'unknown';
 

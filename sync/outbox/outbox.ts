@@ -25,7 +25,8 @@ export interface OutboxRecordInput {
   recordId: string;
   /** Records sharing an order key (e.g. one clock) reach the center in seq order. */
   orderKey: string;
-  payload: object;
+  /** The wire record, or a function building it from the seq the record gets. */
+  payload: object | ((seq: number) => object);
   /** Use this seq instead of the stream counter (attendance uses the punch seq). */
   seq?: number;
 }
@@ -143,7 +144,11 @@ export class Outbox {
 
   constructor(private readonly db: Database) {
     this.st = prepare(db);
-    this.rowStatements = { attendance: prepareRows(db, 'attendance'), recordings: prepareRows(db, 'recordings') };
+    this.rowStatements = {
+      attendance: prepareRows(db, 'attendance'),
+      recordings: prepareRows(db, 'recordings'),
+      corrections: prepareRows(db, 'corrections'),
+    };
   }
 
   /** The statements on one stream's table (a stream outside the closed set is a bug: throw). */
@@ -169,9 +174,25 @@ export class Outbox {
       }
       // A record below the cursor would silently count as part of an old batch.
       if (seq <= this.claimed(stream)) throw new RangeError(`outbox seq ${seq} is not above the last claimed seq of ${stream}`);
-      this.rows(stream).insert.run(seq, rec.recordId, rec.orderKey, JSON.stringify(rec.payload), new Date().toISOString());
+      const payload = typeof rec.payload === 'function' ? rec.payload(seq) : rec.payload;
+      this.rows(stream).insert.run(seq, rec.recordId, rec.orderKey, JSON.stringify(payload), new Date().toISOString());
       return seq;
     })();
+  }
+
+  /**
+   * Replaces the payload of a record that is still pending (in no batch yet, so never sent: the
+   * change is invisible to the protocol). Used when a punch's time is corrected before it left.
+   * Throws, changing nothing, if the record is not pending.
+   */
+  rewritePending(stream: StreamName, seq: number, payload: object): void {
+    const n = this.rows(stream).rewrite.run(JSON.stringify(payload), seq, this.claimed(stream)).changes;
+    if (n !== 1) throw new Error(`rewritePending: ${stream} record ${seq} is not pending`);
+  }
+
+  /** True when the record is stored and in no batch yet. */
+  isPending(stream: StreamName, seq: number): boolean {
+    return seq > this.claimed(stream) && (this.rows(stream).countRange.get(seq, seq) as { n: number }).n === 1;
   }
 
   /** Oldest pending rows first, at most `max`. */
@@ -465,7 +486,11 @@ function prepare(db: Database) {
 }
 
 /** Each stream's records live in their own table, keyed by seq (migration 3). */
-const OUTBOX_TABLES: Record<StreamName, string> = { attendance: 'outbox_attendance', recordings: 'outbox_recordings' };
+const OUTBOX_TABLES: Record<StreamName, string> = {
+  attendance: 'outbox_attendance',
+  recordings: 'outbox_recordings',
+  corrections: 'outbox_corrections', // migration 4
+};
 
 type RowStatements = ReturnType<typeof prepareRows>;
 
@@ -498,6 +523,7 @@ function prepareRows(db: Database, stream: StreamName) {
     rangePayloads: p<[number, number]>(`SELECT payload FROM ${t} WHERE seq BETWEEN ? AND ? ORDER BY seq`).pluck(),
     firstCreatedFrom: p<[number]>(`SELECT created_at FROM ${t} WHERE seq >= ? ORDER BY seq LIMIT 1`),
     pruneRows: p<[number, number]>(`DELETE FROM ${t} WHERE seq BETWEEN ? AND ?`),
+    rewrite: p<[string, number, number]>(`UPDATE ${t} SET payload = ? WHERE seq = ? AND seq > ?`),
   };
 }
 

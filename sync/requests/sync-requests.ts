@@ -1,11 +1,9 @@
 // The sync/ requests: `sync/status` and `sync/resend`. (`ping` and `info` are registered by
 // gateway/, which knows versions and devices.)
 import { z } from 'zod';
-import type { StreamName, StreamStats } from '../types.js';
+import { STREAMS, type StreamName, type StreamStats } from '../types.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { RequestRouter } from './request-router.js';
-
-const STREAMS = ['attendance', 'recordings'] as const satisfies readonly StreamName[];
 
 const resendArgs = z.strictObject({
   stream: z.enum(STREAMS).default('attendance'),
@@ -19,7 +17,7 @@ export interface ResyncTarget {
 
 export interface SyncRequestDeps {
   outbox: Outbox;
-  /** Streams to report; default both. */
+  /** Streams to report; default all. */
   streams?: readonly StreamName[];
   uplinks?: Partial<Record<StreamName, ResyncTarget>>;
 }

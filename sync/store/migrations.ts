@@ -149,6 +149,32 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    name: 'corrections stream; index of punches awaiting a time correction',
+    up(db) {
+      // Punch times corrected after a late clock sync travel on their own stream when the punch
+      // had already left (see PunchStore.correctUnsynced). punches.corrected_from, unused until
+      // now, records the examination: NULL = not examined yet.
+      db.exec(`
+        CREATE TABLE outbox_corrections (
+          seq        INTEGER PRIMARY KEY,
+          record_id  TEXT NOT NULL,
+          order_key  TEXT NOT NULL,
+          payload    TEXT NOT NULL,
+          created_at TEXT NOT NULL
+        ) STRICT;
+        DROP VIEW outbox;
+        CREATE VIEW outbox AS
+          SELECT 'attendance' AS stream, seq, record_id, order_key, payload, created_at FROM outbox_attendance
+          UNION ALL
+          SELECT 'recordings' AS stream, seq, record_id, order_key, payload, created_at FROM outbox_recordings
+          UNION ALL
+          SELECT 'corrections' AS stream, seq, record_id, order_key, payload, created_at FROM outbox_corrections;
+        CREATE INDEX punches_uncorrected ON punches(boot_id, seq) WHERE clock_synced = 0 AND corrected_from IS NULL;
+      `);
+    },
+  },
 ];
 
 /** Highest version this build knows. */

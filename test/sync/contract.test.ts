@@ -6,7 +6,12 @@ import { makeTopics } from '../../sync/mqtt/topics.js';
 import { batchMessage } from '../../sync/uplink/uplink.js';
 import { punchWireRecord } from '../../sync/store/punch-store.js';
 import { contractValidator } from './contract-validator.js';
-import { punch } from './fixtures.js';
+import { punch, tempDir } from './fixtures.js';
+import { join } from 'node:path';
+import { openDatabase, closeDatabase } from '../../sync/store/database.js';
+import { Outbox } from '../../sync/outbox/outbox.js';
+import { PunchStore } from '../../sync/store/punch-store.js';
+import { PunchTimeCorrector } from '../../sync/store/punch-time-correction.js';
 
 t.test('asyncapi.yaml is a valid AsyncAPI 3 document (no error diagnostics)', async (t) => {
   const { document, diagnostics } = await new Parser().parse(readFileSync(asyncApiPath(), 'utf8'));
@@ -19,7 +24,7 @@ t.test('asyncapi.yaml is a valid AsyncAPI 3 document (no error diagnostics)', as
   const topics = makeTopics('{prefix}', '{gatewayId}');
   const expected = [
     topics.status, topics.info, topics.stream('attendance'), topics.ack('attendance'), topics.stream('recordings'),
-    topics.ack('recordings'), `${topics.base}/snapshot/{camera}`, topics.event, topics.request('{name}'), topics.response('{name}'),
+    topics.ack('recordings'), topics.stream('corrections'), topics.ack('corrections'), `${topics.base}/snapshot/{camera}`, topics.event, topics.request('{name}'), topics.response('{name}'),
     '$file/{fileId}/init', '$file/{fileId}/{offset}', '$file/{fileId}/fin/{size}',
   ];
   t.same([...addresses].sort(), [...expected].sort());
@@ -58,4 +63,26 @@ t.test('info and event payloads shaped as gateway/ sends them validate', async (
   t.same(check('info', { v: 1, disk: { freeBytes: 1, totalBytes: 2 } }), []);
   t.same(check('event', { v: 1, time: '2026-12-04T08:00:00.000Z', type: 'clock-offline', clock: 'c1', message: 'port gone' }), []);
   t.not(check('event', { v: 1, type: 'x' }).length, 0, 'event needs a time');
+});
+
+t.test('time corrections as the store sends them validate: corrected attendance records and the corrections batch', async (t) => {
+  const check = contractValidator();
+  const db = openDatabase(join(tempDir(t), 'tpgw.db'));
+  t.teardown(() => closeDatabase(db));
+  const outbox = new Outbox(db);
+  const store = new PunchStore(db, 'G', outbox);
+  const wrong = (s: number) => new Date(Date.UTC(2020, 0, 1) + s * 1000).toISOString().replace('Z', '+00:00');
+  for (const s of [10, 20]) store.append(punch(s, { time: wrong(s), receivedAt: wrong(s), clockSynced: false, monoNs: BigInt(s) * 1_000_000_000n, bootId: 'b' }));
+  outbox.takeBatch('attendance', 1); // the first punch left before the clock synchronised
+  const r = new PunchTimeCorrector(db, 'G', outbox).correct(
+    { bootId: 'b', wallMs: Date.UTC(2026, 11, 4, 9), monoNs: 100_000_000_000n },
+    { format: (ms) => new Date(ms).toISOString().replace('Z', '+00:00') },
+  );
+  t.same([r.correctedPending, r.correctionRecords], [1, 1]);
+  const attendance = outbox.takeBatch('attendance', 10)!;
+  t.match(attendance.message.toString(), /"timeCorrected":/);
+  t.same(check('attendanceBatch', attendance.message), []);
+  const corrections = outbox.takeBatch('corrections', 10)!;
+  t.same(check('correctionsBatch', corrections.message), []);
+  t.not(check('correctionsBatch', batchMessage('c', [JSON.stringify({ id: 'G:corr:1', seq: 1 })])).length, 0, 'a correction must say what it corrects');
 });

@@ -18,7 +18,7 @@ t.test('open: WAL, synchronous=FULL, foreign keys, schema at latest version, par
   t.equal(db.pragma('foreign_keys', { simple: true }), 1);
   t.equal(db.pragma('user_version', { simple: true }), latestVersion);
   const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-  t.same(tables, ['counters', 'enrollments', 'kv', 'outbox_attendance', 'outbox_batches', 'outbox_recordings', 'punch_keys', 'punches', 'stream_meta']);
+  t.same(tables, ['counters', 'enrollments', 'kv', 'outbox_attendance', 'outbox_batches', 'outbox_corrections', 'outbox_recordings', 'punch_keys', 'punches', 'stream_meta']);
   closeDatabase(db);
   t.notOk(existsSync(file + '-wal') && readFileSync(file + '-wal').length > 0, 'WAL folded into the main file on close');
 });
