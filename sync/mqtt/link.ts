@@ -14,8 +14,14 @@
 // - Last Will: retained QoS 1 `{"v":1,"state":"offline"}` on the status topic; on every connect
 //   a retained `online` status replaces it and subscriptions are re-applied.
 // - Credentials never appear in logs or status: the URL is shown without userinfo.
+// - TLS files (center.mqtt.ca/cert/key) are read and checked once, in the constructor: a missing,
+//   unreadable or wrong file is a configuration error (TlsConfigError, naming the key) to report
+//   at start, not a broker outage to retry forever. Node would otherwise throw an OpenSSL error
+//   naming no key from inside mqtt.connect, or (a CA file with no certificate) silently trust
+//   nothing. A key is only ever named by its path; PEM text is never echoed.
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import type { LinkStatus } from '../types.js';
@@ -28,9 +34,15 @@ export interface MqttLinkOptions {
   username?: string;
   password?: string;
   clientId: string;
+  /**
+   * PEM file paths (center.mqtt.ca/cert/key), used by mqtts:// and wss:// URLs. `caFile`
+   * replaces the system CAs (it may hold several certificates); `certFile` + `keyFile` (set
+   * together, key unencrypted) are the client certificate for mutual TLS.
+   */
   caFile?: string;
   certFile?: string;
   keyFile?: string;
+  /** false accepts any server certificate (testing only): TLS then encrypts but proves nothing. */
   rejectUnauthorized: boolean;
   /** Seconds. */
   keepalive: number;
@@ -94,13 +106,10 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     this.log = opts.logger ?? silentLogger;
     this.safeUrl = redactUrl(opts.url);
     this.protocolVersion = opts.protocolVersion;
-    // Read TLS files now: a missing file is a configuration error to report at start, not a
-    // broker outage to retry forever.
-    this.tls = {
-      ...(opts.caFile ? { ca: readFileSync(opts.caFile) } : {}),
-      ...(opts.certFile ? { cert: readFileSync(opts.certFile) } : {}),
-      ...(opts.keyFile ? { key: readFileSync(opts.keyFile) } : {}),
-    };
+    this.tls = loadTlsFiles(opts);
+    if (Object.keys(this.tls).length > 0 && !/^(mqtts|ssl|wss):/i.test(opts.url)) {
+      this.log.warn({ url: this.safeUrl }, 'mqtt: center.mqtt.ca/cert/key are set but the URL is not mqtts:// or wss://: the connection is NOT encrypted');
+    }
   }
 
   /** Starts connecting in the background. Never throws because the broker is unreachable. */
@@ -191,6 +200,9 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
       queueQoSZero: false,
       resubscribe: false,
       rejectUnauthorized: o.rejectUnauthorized,
+      // mqtt-packet's default pre-builds a 2-byte Buffer for each of the 65536 packet ids on the
+      // first packet written: ~7 MB of heap kept for life to spare a 2-byte allocation per packet.
+      writeCache: false,
       ...this.tls,
       will: { topic: o.topics.status, payload: Buffer.from(will), qos: 1, retain: true },
       ...(this.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0 } } : {}),
@@ -202,8 +214,12 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     if (typeof sock?.setNoDelay === 'function') sock.setNoDelay(true);
     client.on('connect', () => this.onConnect(client));
     client.on('message', (topic, payload) => this.emit('message', topic, payload));
+    let lastSeen: Error | null = null;
     client.on('error', (err) => {
-      this.lastError = err.message;
+      // mqtt.js reports a TLS failure twice (its TLS wrapper and its stream handler): log it once.
+      if (err === lastSeen) return;
+      lastSeen = err;
+      this.lastError = describeError(err);
       // CONNACK "unacceptable protocol version" (3.1.1 code 1, MQTT 5 reason 132): the broker
       // does not speak MQTT 5. The gateway must work with any broker, so it retries with 3.1.1.
       const code = (err as Error & { code?: unknown }).code;
@@ -213,7 +229,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
         this.log.warn({ url: this.safeUrl }, 'mqtt: broker refused MQTT 5, falling back to MQTT 3.1.1');
         return;
       }
-      this.log.warn({ err: err.message, url: this.safeUrl }, 'mqtt: connection error');
+      this.log.warn({ err: this.lastError, url: this.safeUrl }, 'mqtt: connection error');
     });
     client.on('close', () => this.onClose(client));
   }
@@ -274,6 +290,90 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     // destroying the socket guarantees nothing keeps the process alive or reconnects.
     client.stream?.destroy();
   }
+}
+
+/** A TLS file option that cannot be used; `key` is the config key (`center.mqtt.ca`, ...). */
+export class TlsConfigError extends Error {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(`${key}: ${message}`);
+    this.name = 'TlsConfigError';
+  }
+}
+
+const CONFIG_KEY = { caFile: 'center.mqtt.ca', certFile: 'center.mqtt.cert', keyFile: 'center.mqtt.key' } as const;
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** Reads and checks the TLS files; throws TlsConfigError naming the config key. */
+export function loadTlsFiles(opts: Pick<MqttLinkOptions, 'caFile' | 'certFile' | 'keyFile'>): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  if (Boolean(opts.certFile) !== Boolean(opts.keyFile)) {
+    const [set, missing] = opts.certFile ? ['cert', 'key'] : ['key', 'cert'];
+    throw new TlsConfigError(`center.mqtt.${missing}`, `required when center.mqtt.${set} is set (a client certificate needs its private key)`);
+  }
+  const out: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  if (opts.caFile) {
+    out.ca = readTlsFile('caFile', opts.caFile);
+    certificates('caFile', opts.caFile, out.ca);
+  }
+  if (opts.certFile && opts.keyFile) {
+    out.cert = readTlsFile('certFile', opts.certFile);
+    const [leaf] = certificates('certFile', opts.certFile, out.cert);
+    out.key = readTlsFile('keyFile', opts.keyFile);
+    let key;
+    try {
+      key = createPrivateKey(out.key);
+    } catch {
+      // The reason from OpenSSL ("unsupported", "bad decrypt") helps nobody; what is wanted is.
+      throw new TlsConfigError(CONFIG_KEY.keyFile, `${opts.keyFile} is not an unencrypted PEM private key (a passphrase-protected key is not supported)`);
+    }
+    if (!leaf.checkPrivateKey(key)) {
+      throw new TlsConfigError(CONFIG_KEY.keyFile, `${opts.keyFile} is not the private key of the certificate in ${opts.certFile}`);
+    }
+  }
+  return out;
+}
+
+function readTlsFile(opt: keyof typeof CONFIG_KEY, path: string): Buffer {
+  if (path.includes('-----BEGIN')) {
+    // PEM pasted where a path belongs: saying so must not echo it (it may be a private key).
+    throw new TlsConfigError(CONFIG_KEY[opt], 'must be the path of a PEM file, not PEM text');
+  }
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    const why: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'is a directory' };
+    throw new TlsConfigError(CONFIG_KEY[opt], `cannot read ${path} (${code}${why[code] ? `: ${why[code]}` : ''})`);
+  }
+}
+
+/** The PEM certificates in a file (at least one, each parsable). */
+function certificates(opt: 'caFile' | 'certFile', path: string, pem: Buffer): X509Certificate[] {
+  const blocks = pem.toString('latin1').match(PEM_CERT) ?? [];
+  if (blocks.length === 0) throw new TlsConfigError(CONFIG_KEY[opt], `${path} holds no PEM certificate`);
+  return blocks.map((b) => {
+    try {
+      return new X509Certificate(b);
+    } catch {
+      throw new TlsConfigError(CONFIG_KEY[opt], `${path} holds a certificate that cannot be parsed`);
+    }
+  });
+}
+
+/**
+ * One line for status and logs. OpenSSL errors arrive as "80EC...:error:0A00045C:SSL
+ * routines:ssl3_read_bytes:tlsv13 alert certificate required:../deps/...:1601:SSL alert number
+ * 116\n"; the reason ("tlsv13 alert certificate required") is what an installer can act on.
+ * Certificate verification errors keep Node's message and add its code.
+ */
+function describeError(err: Error): string {
+  const e = err as Error & { code?: unknown; reason?: unknown };
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  if (typeof e.reason === 'string' && e.reason) return `TLS: ${e.reason}${code ? ` (${code})` : ''}`;
+  const msg = err.message.trim();
+  return code && !msg.includes(code) ? `${msg} (${code})` : msg;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
