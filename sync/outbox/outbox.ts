@@ -505,12 +505,14 @@ function prepareRows(db: Database, stream: StreamName) {
     countAbove: p<[number]>(`SELECT count(*) AS n FROM ${t} WHERE seq > ?`),
     countRange: p<[number, number]>(`SELECT count(*) AS n FROM ${t} WHERE seq BETWEEN ? AND ?`),
     seqsFrom: p<[number, number]>(`SELECT seq FROM ${t} WHERE seq >= ? ORDER BY seq LIMIT ?`).pluck(),
-    // SQLite joins the records: the ordered subquery runs as a co-routine feeding the aggregate
-    // row by row in seq order (a walk along the table's B-tree, no sort), so the concatenation
-    // is in seq order (a test checks it). An ORDER BY inside group_concat would say the same but
-    // costs a sort of every batch (2.5x). The envelope is concatenated in SQL too (a memcpy
-    // inside SQLite, cheaper than a second Buffer in JS), and the cast hands the message to JS
-    // as a Buffer: no UTF-8 decoding into a JS string and back.
+    // SQLite joins the records. A range of the rowid (seq) is read by one cursor walking the
+    // table's B-tree forward, so the aggregate sees the rows in seq order and the concatenation is
+    // in seq order (tests check it; nothing here sets PRAGMA reverse_unordered_selects). An
+    // ORDER BY inside group_concat would say the same but costs a sort of every batch (2.5x), and
+    // an ordered subquery copies every payload once more on its way to the aggregate (+20%). The
+    // general read (pendingMessage) needs its LIMIT, hence the subquery there. The envelope is
+    // concatenated in SQL too (a memcpy inside SQLite, cheaper than a second Buffer in JS), and
+    // the cast hands the message to JS as a Buffer: no UTF-8 decoding into a JS string and back.
     pendingMessage: p<[{ after: number; max: number; head: string; tail: string }]>(
       `SELECT min(seq) AS firstSeq, max(seq) AS lastSeq, count(*) AS n,
          CAST(@head || group_concat(payload, ',') || @tail AS BLOB) AS message
@@ -518,7 +520,7 @@ function prepareRows(db: Database, stream: StreamName) {
     ),
     rangeMessage: p<[{ first: number; last: number; head: string; tail: string }]>(
       `SELECT count(*) AS n, CAST(@head || group_concat(payload, ',') || @tail AS BLOB) AS message
-       FROM (SELECT payload FROM ${t} WHERE seq BETWEEN @first AND @last ORDER BY seq)`,
+       FROM ${t} WHERE seq BETWEEN @first AND @last`,
     ),
     rangePayloads: p<[number, number]>(`SELECT payload FROM ${t} WHERE seq BETWEEN ? AND ? ORDER BY seq`).pluck(),
     firstCreatedFrom: p<[number]>(`SELECT created_at FROM ${t} WHERE seq >= ? ORDER BY seq LIMIT 1`),
