@@ -8,6 +8,7 @@ import { loadConfig } from '../config/load.js';
 import { configJsonSchema } from '../config/json-schema.js';
 import { redactConfig } from '../config/redact.js';
 import { StoreCorruptError } from '../sync/store/database.js';
+import { TlsConfigError, loadTlsFiles } from '../sync/mqtt/link.js';
 import { Gateway } from './gateway.js';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
@@ -24,6 +25,11 @@ async function runGateway(
     await gw.start();
     hooks.started?.();
   } catch (err) {
+    if (err instanceof TlsConfigError) {
+      log.fatal({ key: err.key }, `invalid configuration: ${err.message}`);
+      await gw.stop().catch(() => {});
+      return EXIT.badConfig;
+    }
     if (err instanceof StoreCorruptError) {
       log.fatal({ err: err.message }, 'store is corrupt: the file was kept untouched; restore it from backup or move it away to start fresh');
       await gw.stop().catch(() => {});
@@ -105,6 +111,15 @@ export function buildCli(): Command {
       const loaded = loadConfig({ file, env: process.env });
       if (!loaded.ok) {
         process.stderr.write(`${loaded.errors.join('\n')}\n`);
+        process.exit(EXIT.badConfig);
+      }
+      // Files the configuration names must also be usable (the unit runs this before start).
+      try {
+        const m = loaded.config.center.mqtt;
+        loadTlsFiles({ caFile: m.ca, certFile: m.cert, keyFile: m.key });
+      } catch (err) {
+        if (!(err instanceof TlsConfigError)) throw err;
+        process.stderr.write(`${err.message}\n`);
         process.exit(EXIT.badConfig);
       }
       process.stdout.write(`${JSON.stringify(redactConfig(loaded.config), null, 2)}\n`);

@@ -11,7 +11,7 @@ import { Outbox } from '../sync/outbox/outbox.js';
 import { PunchStore } from '../sync/store/punch-store.js';
 import { EnrollmentStore } from '../sync/store/enrollment-store.js';
 import { makeTopics } from '../sync/mqtt/topics.js';
-import { MqttLink } from '../sync/mqtt/link.js';
+import { MqttLink, loadTlsFiles } from '../sync/mqtt/link.js';
 import { Uplink } from '../sync/uplink/uplink.js';
 import { RequestRouter } from '../sync/requests/request-router.js';
 import { registerSyncRequests } from '../sync/requests/sync-requests.js';
@@ -81,6 +81,9 @@ export class Gateway {
   async start(): Promise<void> {
     const cfg = this.config;
     const gid = cfg.gateway.id;
+    // Configuration the schema cannot check (files must be readable PEM): a bad one is refused
+    // before the data directory is touched (TlsConfigError, exit 2).
+    loadTlsFiles({ caFile: cfg.center.mqtt.ca, certFile: cfg.center.mqtt.cert, keyFile: cfg.center.mqtt.key });
     const dataDir = resolve(cfg.gateway.dataDir);
     mkdirSync(dataDir, { recursive: true });
 

@@ -4,7 +4,7 @@
 // /api/status and through the sync/status request, which also travels over TLS).
 import t from 'tap';
 import mqtt from 'mqtt';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,6 +142,11 @@ t.test('tpgw run with a missing CA file: a start error naming center.mqtt.ca, no
   const exit = await Promise.race([gw.exited, new Promise<null>((r) => (timer = setTimeout(() => r(null), 45_000)))]);
   clearTimeout(timer);
   t.ok(exit, 'the gateway exits by itself');
-  t.not(exit?.code, 0, 'with a failure exit code');
+  t.equal(exit?.code, 2, 'exit 2: bad configuration (systemd does not restart it)');
   t.match(gw.output(), /center\.mqtt\.ca: cannot read .*missing-ca\.pem \(ENOENT/, 'the error names the key and the file');
+  t.notOk(existsSync(join(dir, 'data')), 'the data directory was never touched');
+  // `tpgw config check` (run by the unit before start) catches it too.
+  const check = spawnGateway(['config', 'check', configFile]);
+  t.equal((await check.exited).code, 2);
+  t.match(check.output(), /center\.mqtt\.ca: cannot read/);
 });
