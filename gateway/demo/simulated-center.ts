@@ -1,6 +1,7 @@
 // A stand-in for the training center: stores every batch it receives (deduplicating on record
 // id, as the real center must) and acks it on <topic>/ack. Demo mode runs it in-process.
 import mqtt, { type MqttClient } from 'mqtt';
+import { STREAMS } from '../../sync/types.js';
 
 export interface CenterStats {
   batches: number;
@@ -22,7 +23,7 @@ export class SimulatedCenter {
   async start(): Promise<void> {
     this.client = await mqtt.connectAsync(this.url, { clientId: `tpgw-demo-center-${process.pid}`, reconnectPeriod: 1000 });
     this.client.on('message', (topic, payload) => this.handle(topic, payload));
-    await this.client.subscribeAsync([`${this.prefix}/+/attendance`, `${this.prefix}/+/recordings`], { qos: 1 });
+    await this.client.subscribeAsync(STREAMS.map((s) => `${this.prefix}/+/${s}`), { qos: 1 });
   }
 
   private handle(topic: string, payload: Buffer): void {
