@@ -25,4 +25,4 @@ udevadm control --reload-rules && udevadm trigger || true
 install -m 644 "$SRC/systemd/tpgw.service" /etc/systemd/system/tpgw.service
 systemctl daemon-reload
 echo "Edit /etc/tpgw/config.yaml (gateway.id, center.mqtt.url, clocks, cameras), then:"
-echo "  node $PREFIX/dist/gateway/cli.js config check /etc/tpgw/config.yaml && systemctl enable --now tpgw"
+echo "  node $PREFIX/dist/bundle/tpgw.js config check /etc/tpgw/config.yaml && systemctl enable --now tpgw"

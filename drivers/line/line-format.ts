@@ -78,16 +78,22 @@ const CONTROL_RE = /[\x00-\x08\x0A-\x1F\x7F]/;
 
 export class LineFormat {
   private readonly pattern: RegExp | null;
-  private readonly timeZone: string;
+  /** Set at construction when configured (and checked then); else the box's, on first use. */
+  private zone: string | undefined;
   private readonly defaultVerify: VerifyMethod;
 
   /** Throws LineConfigError for a pattern that does not compile or lacks a `user` group, or an unknown zone. */
   constructor(opts: LineFormatOptions = {}) {
     this.pattern = opts.pattern === undefined ? null : compilePattern(opts.pattern);
-    try {
-      this.timeZone = assertTimeZone(opts.timezone ?? boxTimeZone());
-    } catch (err) {
-      throw new LineConfigError('timezone', (err as Error).message);
+    // A configured zone is checked now, so a typo is a start error. The box's own zone needs no
+    // check and is resolved only when a line carries a time: clocks that send bare user ids
+    // (the gateway stamps them) never load ICU's time zone data (~7 MB resident).
+    if (opts.timezone !== undefined) {
+      try {
+        this.zone = assertTimeZone(opts.timezone);
+      } catch (err) {
+        throw new LineConfigError('timezone', (err as Error).message);
+      }
     }
     this.defaultVerify = opts.verify ?? 'unknown';
   }
@@ -128,7 +134,7 @@ export class LineFormat {
   private build(user: string, time: string | undefined, verify: string | undefined): LineParseResult {
     const value: ParsedLine = { user, verify: verify ? parseVerifyWord(verify) : this.defaultVerify };
     if (time !== undefined && time.trim() !== '') {
-      const parsed = parseDeviceTime(time, this.timeZone);
+      const parsed = parseDeviceTime(time, (this.zone ??= boxTimeZone()));
       if (!parsed.ok) return parsed;
       value.deviceTime = parsed.iso;
     }
