@@ -111,6 +111,15 @@ function payloads(
   attempts: number,
 ): BatchPayloads {
   const message = row.message ?? batchMessage(batch, Buffer.alloc(0));
+  // SQLite put the envelope on the first and last rows of the range: if either row were
+  // missing, the message would lack it. Never send such a message (cheap: ~50 bytes compared).
+  if (
+    message.length < head.length + BATCH_MESSAGE_TAIL.length ||
+    message.toString('latin1', 0, head.length) !== head ||
+    message.toString('latin1', message.length - BATCH_MESSAGE_TAIL.length) !== BATCH_MESSAGE_TAIL
+  ) {
+    throw new Error(`outbox: batch ${batch} (${row.firstSeq}..${row.lastSeq}) did not assemble into a whole message`);
+  }
   return {
     batch,
     firstSeq: row.firstSeq,
@@ -509,17 +518,24 @@ function prepareRows(db: Database, stream: StreamName) {
     // table's B-tree forward, so the aggregate sees the rows in seq order and the concatenation is
     // in seq order (tests check it; nothing here sets PRAGMA reverse_unordered_selects). An
     // ORDER BY inside group_concat would say the same but costs a sort of every batch (2.5x), and
-    // an ordered subquery copies every payload once more on its way to the aggregate (+20%). The
-    // general read (pendingMessage) needs its LIMIT, hence the subquery there. The envelope is
-    // concatenated in SQL too (a memcpy inside SQLite, cheaper than a second Buffer in JS), and
-    // the cast hands the message to JS as a Buffer: no UTF-8 decoding into a JS string and back.
+    // an ordered subquery copies every payload once more on its way to the aggregate (+20%).
+    // The envelope goes on the first and last record inside the aggregate rather than around its
+    // result: `head || group_concat(..) || tail` copies the whole message twice more, and a drain
+    // shares memory bandwidth with the broker (-15% read time). The cast hands the message to JS
+    // as a Buffer: no UTF-8 decoding into a JS string and back. The general read
+    // (pendingMessage) needs its LIMIT, hence the subquery and the plain envelope there.
     pendingMessage: p<[{ after: number; max: number; head: string; tail: string }]>(
       `SELECT min(seq) AS firstSeq, max(seq) AS lastSeq, count(*) AS n,
          CAST(@head || group_concat(payload, ',') || @tail AS BLOB) AS message
        FROM (SELECT seq, payload FROM ${t} WHERE seq > @after ORDER BY seq LIMIT @max)`,
     ),
     rangeMessage: p<[{ first: number; last: number; head: string; tail: string }]>(
-      `SELECT count(*) AS n, CAST(@head || group_concat(payload, ',') || @tail AS BLOB) AS message
+      `SELECT count(*) AS n, CAST(group_concat(
+           CASE seq
+             WHEN @first THEN @head || payload || (CASE WHEN @first = @last THEN @tail ELSE '' END)
+             WHEN @last THEN payload || @tail
+             ELSE payload
+           END, ',') AS BLOB) AS message
        FROM ${t} WHERE seq BETWEEN @first AND @last`,
     ),
     rangePayloads: p<[number, number]>(`SELECT payload FROM ${t} WHERE seq BETWEEN ? AND ? ORDER BY seq`).pluck(),
