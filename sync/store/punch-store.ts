@@ -15,7 +15,8 @@ export interface PunchQuery {
   limit?: number;
 }
 
-interface PunchRow {
+/** A row of the punches table as SELECT_PUNCHES reads it. */
+export interface PunchRow {
   seq: number;
   id: string;
   clock: string;
@@ -35,7 +36,7 @@ interface PunchRow {
 const COUNTER = 'punch';
 /** Same rule as IsoTime in sync/contract/asyncapi.yaml. */
 const ISO_WITH_OFFSET = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$/;
-const SELECT = `SELECT p.seq, p.id, p.clock, p.user, p.person, p.session, p.verify, p.time, p.received_at,
+export const SELECT_PUNCHES = `SELECT p.seq, p.id, p.clock, p.user, p.person, p.session, p.verify, p.time, p.received_at,
   p.clock_synced, p.mono_ns, p.boot_id, p.raw, p.extra FROM punches p`;
 
 /** The record the center receives for a punch (inside `{"v":1,"batch":..,"records":[...]}`). */
@@ -56,6 +57,24 @@ export function punchWireRecord(id: string, seq: number, p: NewPunch): Record<st
   if (p.session !== undefined) rec.session = p.session;
   if (p.extra !== undefined) rec.extra = p.extra;
   return rec;
+}
+
+/** The punch as it was appended, read back from its row. */
+export function punchFromRow(r: PunchRow): NewPunch {
+  return {
+    clock: r.clock,
+    user: r.user,
+    verify: r.verify as VerifyText,
+    time: r.time,
+    receivedAt: r.received_at,
+    clockSynced: r.clock_synced === 1,
+    monoNs: BigInt(r.mono_ns),
+    bootId: r.boot_id,
+    raw: r.raw,
+    ...(r.person !== null ? { person: r.person } : {}),
+    ...(r.session !== null ? { session: r.session } : {}),
+    ...(r.extra !== null ? { extra: JSON.parse(r.extra) as Record<string, unknown> } : {}),
+  };
 }
 
 export class PunchStore {
@@ -85,7 +104,7 @@ export class PunchStore {
       ),
       insert: db.prepare(`INSERT INTO punches(seq, id, clock, user, person, session, verify, time, time_utc_ms, received_at,
         clock_synced, mono_ns, boot_id, raw, extra, dedupe_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      get: db.prepare(`${SELECT} WHERE p.id = ?`),
+      get: db.prepare(`${SELECT_PUNCHES} WHERE p.id = ?`),
       count: db.prepare('SELECT count(*) AS n FROM punches'),
       lastSeq: db.prepare('SELECT value FROM counters WHERE name = ?'),
     };
@@ -152,7 +171,7 @@ export class PunchStore {
       args.push(ms);
     }
     const limit = Math.min(10_000, Math.max(1, Math.trunc(q.limit ?? 100)));
-    const sql = `${SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY p.seq LIMIT ?`;
+    const sql = `${SELECT_PUNCHES}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY p.seq LIMIT ?`;
     return this.withStates(this.db.prepare(sql).all(...args, limit) as PunchRow[]);
   }
 

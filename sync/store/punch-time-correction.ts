@@ -21,9 +21,8 @@
 // Offsets under minOffsetMs are examined but not applied: a clock that was right but not yet
 // confirmed by NTP would otherwise produce a stream of meaningless sub-second corrections.
 import type { Database, Statement } from 'better-sqlite3';
-import type { VerifyText } from '../types.js';
 import type { Outbox } from '../outbox/outbox.js';
-import { punchWireRecord } from './punch-store.js';
+import { punchFromRow, punchWireRecord, SELECT_PUNCHES, type PunchRow } from './punch-store.js';
 
 export interface SyncAnchor {
   /** Boot id of the running system: only punches of this boot can be dated. */
@@ -52,21 +51,6 @@ export interface CorrectionResult {
   correctionRecords: number;
 }
 
-interface UncorrectedRow {
-  seq: number;
-  id: string;
-  clock: string;
-  user: string;
-  person: string | null;
-  session: string | null;
-  verify: string;
-  time: string;
-  received_at: string;
-  mono_ns: string;
-  boot_id: string;
-  extra: string | null;
-}
-
 export class PunchTimeCorrector {
   private readonly st: {
     uncorrected: Statement<[string]>;
@@ -81,8 +65,7 @@ export class PunchTimeCorrector {
   ) {
     this.st = {
       // Served by the partial index punches_uncorrected (migration 4).
-      uncorrected: db.prepare(`SELECT seq, id, clock, user, person, session, verify, time, received_at, mono_ns, boot_id, extra
-        FROM punches WHERE clock_synced = 0 AND corrected_from IS NULL AND boot_id = ? ORDER BY seq`),
+      uncorrected: db.prepare(`${SELECT_PUNCHES} WHERE p.clock_synced = 0 AND p.corrected_from IS NULL AND p.boot_id = ? ORDER BY p.seq`),
       apply: db.prepare('UPDATE punches SET time = ?, time_utc_ms = ?, received_at = ?, corrected_from = ? WHERE seq = ?'),
       examine: db.prepare('UPDATE punches SET corrected_from = ? WHERE seq = ?'),
     };
@@ -94,7 +77,7 @@ export class PunchTimeCorrector {
     const minOffsetMs = opts.minOffsetMs ?? 1000;
     const result: CorrectionResult = { examined: 0, corrected: 0, correctedPending: 0, correctionRecords: 0 };
     this.db.transaction(() => {
-      for (const row of this.st.uncorrected.all(anchor.bootId) as UncorrectedRow[]) {
+      for (const row of this.st.uncorrected.all(anchor.bootId) as PunchRow[]) {
         const mono = BigInt(row.mono_ns);
         // Taken after the anchor: the next anchor dates it (cannot happen with a fresh anchor).
         if (mono > anchor.monoNs) continue;
@@ -113,13 +96,7 @@ export class PunchTimeCorrector {
         result.corrected++;
         const correction = { offsetMs, was, method: 'monotonic' as const };
         if (this.outbox.isPending('attendance', row.seq)) {
-          const rec = punchWireRecord(row.id, row.seq, {
-            clock: row.clock, user: row.user, verify: row.verify as VerifyText, time, receivedAt, clockSynced: false,
-            monoNs: mono, bootId: row.boot_id, raw: '',
-            ...(row.person !== null ? { person: row.person } : {}),
-            ...(row.session !== null ? { session: row.session } : {}),
-            ...(row.extra !== null ? { extra: JSON.parse(row.extra) as Record<string, unknown> } : {}),
-          });
+          const rec = punchWireRecord(row.id, row.seq, { ...punchFromRow(row), time, receivedAt });
           this.outbox.rewritePending('attendance', row.seq, { ...rec, timeCorrected: correction });
           result.correctedPending++;
         } else {
