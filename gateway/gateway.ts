@@ -11,7 +11,7 @@ import { Outbox } from '../sync/outbox/outbox.js';
 import { PunchStore } from '../sync/store/punch-store.js';
 import { EnrollmentStore } from '../sync/store/enrollment-store.js';
 import { makeTopics } from '../sync/mqtt/topics.js';
-import { MqttLink, loadTlsFiles } from '../sync/mqtt/link.js';
+import { MqttLink } from '../sync/mqtt/link.js';
 import { Uplink } from '../sync/uplink/uplink.js';
 import { RequestRouter } from '../sync/requests/request-router.js';
 import { registerSyncRequests } from '../sync/requests/sync-requests.js';
@@ -81,20 +81,9 @@ export class Gateway {
   async start(): Promise<void> {
     const cfg = this.config;
     const gid = cfg.gateway.id;
-    // Configuration the schema cannot check (files must be readable PEM): a bad one is refused
-    // before the data directory is touched (TlsConfigError, exit 2).
-    loadTlsFiles({ caFile: cfg.center.mqtt.ca, certFile: cfg.center.mqtt.cert, keyFile: cfg.center.mqtt.key });
-    const dataDir = resolve(cfg.gateway.dataDir);
-    mkdirSync(dataDir, { recursive: true });
-
-    // 1. The store: nothing may produce a punch before it is open.
-    this.db = openDatabase(resolve(dataDir, 'tpgw.db'));
-    this.outbox = new Outbox(this.db);
-    this.punchStore = new PunchStore(this.db, gid, this.outbox);
-    this.enrollments = new EnrollmentStore(this.db);
-    this.log.info({ dataDir, lastSeq: this.punchStore.lastSeq() }, 'store open');
-
-    // 2. The link to the center and the uplink of each outbox stream.
+    // 0. The link to the center is built (not started) first: it reads the TLS files, which the
+    // schema cannot check, so a bad one is refused before the data directory is touched
+    // (TlsConfigError, exit 2).
     const m = cfg.center.mqtt;
     const topics = makeTopics(m.topicPrefix, gid);
     this.link = new MqttLink({
@@ -114,6 +103,17 @@ export class Gateway {
       statusOnline: () => ({ version: VERSION, startedAt: this.startedAt, gateway: gid, name: cfg.gateway.name }),
       logger: this.log.child({ part: 'mqtt' }),
     });
+    const dataDir = resolve(cfg.gateway.dataDir);
+    mkdirSync(dataDir, { recursive: true });
+
+    // 1. The store: nothing may produce a punch before it is open.
+    this.db = openDatabase(resolve(dataDir, 'tpgw.db'));
+    this.outbox = new Outbox(this.db);
+    this.punchStore = new PunchStore(this.db, gid, this.outbox);
+    this.enrollments = new EnrollmentStore(this.db);
+    this.log.info({ dataDir, lastSeq: this.punchStore.lastSeq() }, 'store open');
+
+    // 2. The uplink of each outbox stream, then the link starts.
     this.events = new EventPublisher(this.link, topics.event, this.log.child({ part: 'events' }));
     for (const stream of STREAMS) {
       this.uplinks.set(
