@@ -50,6 +50,28 @@ async function isFile(p: string): Promise<boolean> {
   }
 }
 
+/**
+ * Probes, hashes, moves into the layout (if not there yet) and indexes one file found after a
+ * crash, flagged recovered. Null when it cannot be made a segment (logged as `what`).
+ */
+async function recoverFile(opts: ReconcileOptions, camera: string, file: string, what: string, start?: Date): Promise<IndexedSegment | null> {
+  try {
+    const { draft, probe } = await finalizeSegment({
+      recordingsDir: opts.recordingsDir,
+      camera,
+      ffprobe: opts.ffprobe,
+      file,
+      start,
+      session: opts.session,
+      recovered: true,
+    });
+    return opts.sink.accept(draft, probe);
+  } catch (err) {
+    (opts.logger ?? silentLogger).error({ camera, file, err: String(err) }, what);
+    return null;
+  }
+}
+
 /** Recovers the leftovers of one camera's ffmpeg runs (files in .partial/), oldest first. */
 export async function recoverPartials(
   opts: ReconcileOptions,
@@ -72,19 +94,8 @@ export async function recoverPartials(
       await unlink(file).catch(() => {});
       continue;
     }
-    try {
-      const { draft, probe } = await finalizeSegment({
-        recordingsDir: opts.recordingsDir,
-        camera,
-        ffprobe: opts.ffprobe,
-        file,
-        session: opts.session,
-        recovered: true,
-      });
-      out.push(opts.sink.accept(draft, probe));
-    } catch (err) {
-      (opts.logger ?? silentLogger).error({ camera, file: name, err: String(err) }, 'could not recover segment');
-    }
+    const seg = await recoverFile(opts, camera, file, 'could not recover segment');
+    if (seg) out.push(seg);
   }
   return out;
 }
@@ -105,20 +116,8 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult
         if (!parsed || opts.sink.index.byPath(rel)) continue;
         const file = join(opts.recordingsDir, rel);
         if (!(await isFile(file))) continue;
-        try {
-          const { draft, probe } = await finalizeSegment({
-            recordingsDir: opts.recordingsDir,
-            camera,
-            ffprobe: opts.ffprobe,
-            file,
-            start: parsed.start,
-            session: opts.session,
-            recovered: true,
-          });
-          recovered.push(opts.sink.accept(draft, probe));
-        } catch (err) {
-          log.error({ camera, file: rel, err: String(err) }, 'could not index segment found on disk');
-        }
+        const seg = await recoverFile(opts, camera, file, 'could not index segment found on disk', parsed.start);
+        if (seg) recovered.push(seg);
       }
     }
   }
