@@ -12,19 +12,12 @@ import { hidWedgeUdevRules } from '../../drivers/hid/udev-rules.js';
 import { reportsFor } from '../../drivers/sim/hid-reports.js';
 import { SimulatedHidReader } from '../../drivers/sim/hid-sim.js';
 import type { DevicePunch, StoredPunchRef } from '../../drivers/types.js';
+import { until as waitFor } from '../helpers/until.js';
 
 /** The simulated reader, minus its closed-guard: a dead handle can still "emit" late reports. */
 class FakeHid extends SimulatedHidReader {
   override feed(reports: Buffer[]): void {
     for (const r of reports) this.emit('data', r);
-  }
-}
-
-async function waitFor(what: string, cond: () => boolean, limitMs = 10_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
   }
 }
 

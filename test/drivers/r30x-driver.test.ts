@@ -9,14 +9,7 @@ import { R30xDriver, type EnrollStep } from '../../drivers/r30x/r30x-driver.js';
 import { fingerTemplate, R30xSimulator, type R30xSimOptions } from '../../drivers/sim/r30x-sim.js';
 import type { DevicePunch, StoredPunchRef } from '../../drivers/types.js';
 import { ptyPair, socatMissing, type PtyPair } from '../helpers/pty.js';
-
-async function waitFor(what: string, cond: () => boolean, limitMs = 15_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until as waitFor } from '../helpers/until.js';
 
 interface Rig {
   pty: PtyPair;

@@ -3,6 +3,7 @@
 import { zkClockSchema, type ZkClockConfig } from '../../config/clocks.js';
 import type { DevicePunch, PunchSink } from '../../drivers/types.js';
 import type { LocalFields } from '../../drivers/time/zoned-time.js';
+export { until as waitFor } from '../helpers/until.js';
 
 export interface MapSink {
   sink: PunchSink;
@@ -62,14 +63,6 @@ export function zkConfig(port: number, over: Partial<ZkClockConfig> = {}): ZkClo
     timezone: 'Europe/Berlin',
     ...over,
   });
-}
-
-export async function waitFor(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** n distinct records on one day, one second apart. */

@@ -17,18 +17,10 @@ import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { freePort } from '../helpers/free-port.js';
 import { ptyPair, socatMissing } from '../helpers/pty.js';
 import { TestCenter } from '../helpers/center.js';
+import { until } from '../helpers/until.js';
 
 const GATEWAY = 'tc-e2e';
 const OFFSET_MS = 3 * 365 * 86_400_000; // the box's clock is ~3 years behind until it syncs
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** What the box believes about its clock; the test decides when NTP answers. */
 class ControlledTime implements TimeFacts {

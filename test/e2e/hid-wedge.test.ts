@@ -17,19 +17,11 @@ import { SimulatedHidReader } from '../../drivers/sim/hid-sim.js';
 import { startBroker } from '../helpers/broker.js';
 import { freePort } from '../helpers/free-port.js';
 import { TestCenter } from '../helpers/center.js';
+import { until } from '../helpers/until.js';
 
 const GATEWAY = 'hid-e2e';
 const CLOCK = 'card-door';
 const TOTAL = 200;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** 200 distinct card codes in the shapes readers type: doubled digits, hex UIDs, long decimals. */
 function codeFor(i: number): string {

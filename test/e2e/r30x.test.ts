@@ -14,24 +14,16 @@ import { freePort } from '../helpers/free-port.js';
 import { TestCenter } from '../helpers/center.js';
 import { spawnGateway, stopGateway, waitHealthy, writeConfig, type GatewayProcess } from '../helpers/gateway-process.js';
 import { R30xSimulator } from '../../drivers/sim/r30x-sim.js';
+import { until } from '../helpers/until.js';
 
 const TOKEN = 'r30x-e2e-token';
 const GATEWAY = 'r30x-e2e';
 const CLOCK = 'finger-door';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function api(port: number, path: string): Promise<any> {
   const r = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
   if (r.status !== 200) throw new Error(`${path}: HTTP ${r.status}`);
   return r.json();
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 /** The center's side of a request: publish on request/<name>, await the response with our transaction. */

@@ -18,21 +18,13 @@ import { GopCache, parseRtp, startsKeyframe } from '../../streams/sim/rtsp-gop-c
 import { parseAuthParams, RtspAuthenticator } from '../../streams/sim/rtsp-auth.js';
 import { pickTcpTransport } from '../../streams/sim/rtsp-connection.js';
 import { rewriteSdp, sdpFromFfmpegStdout } from '../../streams/sim/rtsp-sdp.js';
+import { until } from '../helpers/until.js';
 
 const ffmpeg = process.env.FFMPEG_PATH || which('ffmpeg');
 const ffprobe = process.env.FFPROBE_PATH || which('ffprobe');
 const skip = !ffmpeg || !ffprobe ? 'ffmpeg/ffprobe not found (apt-get install -y ffmpeg, or set FFMPEG_PATH and FFPROBE_PATH)' : false;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `cond`; the limit only stops a hung test, it asserts nothing about speed. */
-async function until(what: string, cond: () => boolean, limitMs = 30_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Parsers: property tests (no ffmpeg needed)

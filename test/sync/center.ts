@@ -4,6 +4,7 @@ import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import type { Topics } from '../../sync/mqtt/topics.js';
 import type { StreamName } from '../../sync/types.js';
+import { until } from '../helpers/until.js';
 
 export interface ReceivedBatch {
   batch: string;
@@ -62,11 +63,5 @@ export async function startCenter(url: string, topics: Topics, opts: { stream?: 
   return center;
 }
 
-/** Polls until cond() is true; fails with `what` after timeoutMs (generous: a shared machine). */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** until() with the condition first, as the sync tests call it. */
+export const waitFor = (cond: () => boolean, what: string, timeoutMs?: number): Promise<void> => until(what, cond, timeoutMs);
