@@ -36,7 +36,8 @@ export class BinaryNotFoundError extends Error {
   }
 }
 
-function onPath(cmd: string, env: NodeJS.ProcessEnv): string | null {
+/** The first executable `cmd` in env.PATH, or null. */
+export function onPath(cmd: string, env: NodeJS.ProcessEnv): string | null {
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     const p = join(dir, cmd);

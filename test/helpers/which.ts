@@ -1,18 +1,10 @@
-// Finds a system tool on PATH so a test can skip with a message naming what to install.
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+// Finds a system tool on PATH (and the sbin directories, where mosquitto lives) so a test can
+// skip with a message naming what to install.
+import { delimiter } from 'node:path';
+import { onPath } from '../../streams/ffmpeg/resolve-binary.js';
 
 export function which(cmd: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(delimiter).concat(['/usr/sbin', '/sbin'])) {
-    const p = join(dir, cmd);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      /* keep looking */
-    }
-  }
-  return null;
+  return onPath(cmd, { PATH: [process.env.PATH ?? '', '/usr/sbin', '/sbin'].join(delimiter) });
 }
 
 /** tap `skip` option text, or false when the tool is present. */
