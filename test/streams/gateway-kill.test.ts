@@ -16,6 +16,7 @@ import { findOrphanRecorders } from '../../streams/recorder/orphans.js';
 import { probeFile } from '../../streams/ffmpeg/probe.js';
 import type { SegmentInfo } from '../../streams/types.js';
 import { sleep, until } from './fixtures/recorder-setup.js';
+import { oneCameraOptions } from './fixtures/one-camera.js';
 
 const skip = needs('ffmpeg') || needs('ffprobe', 'ffmpeg') || rtspServerMissing() || (process.platform !== 'linux' && 'needs Linux /proc');
 const here = dirname(fileURLToPath(import.meta.url));
@@ -46,15 +47,7 @@ t.test('gateway SIGKILL mid-segment: partial segment recovered on restart', { sk
 
   const db = new Database(join(dataDir, 'gw.db'));
   t.teardown(() => db.close());
-  const cams = new Cameras({
-    cameras: [{ id: 'cam1', rtspUrl: server.url, record: 'always' }],
-    ffmpeg: { stopGraceSeconds: 3, stallSeconds: 10 },
-    recordings: { segmentSeconds: 4, format: 'mp4', keepDays: 30, minFreeGB: 0, reserveForDatabaseMB: 1, gapSeconds: 5 },
-    snapshots: { intervalSeconds: 60, maxBytes: 512 * 1024 },
-    dataDir,
-    db,
-    freeBytes: async () => 1e12,
-  });
+  const cams = new Cameras(oneCameraOptions(server.url, dataDir, db));
   const after: SegmentInfo[] = [];
   cams.on('segment', (s) => after.push(s));
   await cams.start();
