@@ -10,11 +10,10 @@ import { join } from 'node:path';
 import { startTlsBroker, tlsBrokerMissing, type TestTlsBroker } from '../helpers/broker.js';
 import { makeTlsMaterial, opensslMissing, type TlsMaterial } from '../helpers/tls-certs.js';
 import { MqttLink, TlsConfigError, type MqttLinkOptions } from '../../sync/mqtt/link.js';
-import { makeTopics } from '../../sync/mqtt/topics.js';
 import type { SyncLogger } from '../../sync/logger.js';
 import { waitFor } from './center.js';
+import { linkOpts, topics } from './link-options.js';
 
-const topics = makeTopics('tpgw', 'G1');
 const PASSWORD = 'hunter2-tls';
 const noOpenssl = opensslMissing();
 const noBroker = noOpenssl || tlsBrokerMissing();
@@ -34,21 +33,6 @@ function captureLogger(): { logger: SyncLogger; lines: LogLine[] } {
   const lines: LogLine[] = [];
   const at = (level: string) => (obj: object, msg?: string) => lines.push({ level, obj: { ...obj } as Record<string, unknown>, msg });
   return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, lines };
-}
-
-function linkOpts(url: string, over: Partial<MqttLinkOptions> = {}): MqttLinkOptions {
-  return {
-    url,
-    clientId: `tpgw-tls-${Math.random().toString(16).slice(2)}`,
-    rejectUnauthorized: true,
-    keepalive: 30,
-    protocolVersion: 5,
-    reconnectMinMs: 50,
-    reconnectMaxMs: 400,
-    topics,
-    statusOnline: () => ({ version: '0.1.0', startedAt: '2026-12-04T08:00:00.000Z' }),
-    ...over,
-  };
 }
 
 /** A plain mqtt.js client over TLS playing the center: trusts our CA, optionally has a cert. */

@@ -3,29 +3,13 @@ import fc from 'fast-check';
 import mqtt from 'mqtt';
 import { startBroker } from '../helpers/broker.js';
 import { freePort } from '../helpers/free-port.js';
-import { MqttLink, redactUrl, type MqttLinkOptions } from '../../sync/mqtt/link.js';
+import { MqttLink, redactUrl } from '../../sync/mqtt/link.js';
 import { backoffDelay } from '../../sync/mqtt/backoff.js';
 import { makeTopics } from '../../sync/mqtt/topics.js';
 import { contractValidator } from './contract-validator.js';
 import { waitFor } from './center.js';
+import { linkOpts, startedAt, topics } from './link-options.js';
 
-const topics = makeTopics('tpgw', 'G1');
-const startedAt = new Date().toISOString();
-
-function linkOpts(url: string, over: Partial<MqttLinkOptions> = {}): MqttLinkOptions {
-  return {
-    url,
-    clientId: `tpgw-test-${Math.random().toString(16).slice(2)}`,
-    rejectUnauthorized: true,
-    keepalive: 30,
-    protocolVersion: 5,
-    reconnectMinMs: 50,
-    reconnectMaxMs: 400,
-    topics,
-    statusOnline: () => ({ version: '0.1.0', startedAt }),
-    ...over,
-  };
-}
 
 async function observer(url: string, topic: string) {
   const c = await mqtt.connectAsync(url, { clientId: `obs-${Math.random().toString(16).slice(2)}` });
