@@ -145,7 +145,10 @@ export class Gateway {
 
     // 3. Metrics and HTTP.
     this.metrics = new GatewayMetrics({
-      pending: (s) => this.outbox!.stats(s).pending + this.outbox!.stats(s).inflight,
+      pending: (s) => {
+        const st = this.outbox!.stats(s);
+        return st.pending + st.inflight;
+      },
       oldestPendingAgeSeconds: (s) => this.outbox!.stats(s).oldestPendingAgeSeconds,
       mqttConnected: () => this.link!.isConnected(),
       clocks: () => this.clocks.map((c) => c.status()),
