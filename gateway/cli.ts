@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1 --expose-gc
+#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1 --no-turbofan --expose-gc
 // (Node flags: see launch.ts, which says why and keeps the unit and the bench in step.)
 // `tpgw` — the command line. Exit codes: 0 ok, 1 runtime failure, 2 bad configuration,
 // 3 the store is corrupt (the file is kept for inspection; nothing is silently recreated).

@@ -4,6 +4,12 @@
 // the command the unit runs.
 
 /**
+ * `--no-turbofan`: no optimising compiler; functions run in Ignition and Sparkplug (V8's
+ * baseline compiler) only. Loading the native addons makes Node's own path functions hot, so
+ * Turbofan used to be pulled in during start-up: ~4 MB of compiler code and optimised code
+ * resident for good. The gateway's hot paths are SQLite, socket writes and copies in native
+ * code: the backlog drain measured no slower without it (`npm run bench -- sync` runs the
+ * drain with these flags, against a raw client on Node's defaults).
  * `--max-semi-space-size=1`: a 1 MB young generation; the gateway allocates little per second,
  * and a default-sized one keeps ~20 MB of RSS it never needs on a 1 GB box.
  * `--optimize-for-size`: V8 favours memory over speed (smaller heap growth steps, less
@@ -12,7 +18,13 @@
  * four: ~1.5 MB less resident (their stacks and malloc arenas); a gateway's background work is light.
  * `--expose-gc`: lets `tpgw run` do one full collection right after start (cli.ts), ~1.5 MB.
  */
-export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--optimize-for-size', '--v8-pool-size=1', '--expose-gc'];
+export const NODE_FLAGS: readonly string[] = [
+  '--max-semi-space-size=1',
+  '--optimize-for-size',
+  '--v8-pool-size=1',
+  '--no-turbofan',
+  '--expose-gc',
+];
 
 /**
  * The production entry point, relative to the package root: the CLI bundled and minified by

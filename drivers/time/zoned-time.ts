@@ -1,8 +1,14 @@
 // Wall-clock times in an IANA zone <-> instants (Date, or ISO-8601 with the offset that applied then).
 // Clocks print or keep local time without an offset (line clocks, ZK terminals); a punch must carry
 // the offset valid at that instant (DST included), so the center can compare punches from any zone.
-// Offsets come from the runtime's time zone database through Intl.DateTimeFormat: no tz library,
+// Offsets come from the runtime's time zone database (ICU's, bundled with Node): no tz library,
 // no hand-written DST rules. The one module for this in drivers/ (line and zk both use it).
+//
+// A zone is an IANA name, or `undefined` for the box's own zone (TZ environment variable or
+// /etc/localtime), which is what a clock without a configured `timezone` uses. The box's zone is
+// read through Date's local-time getters, a named zone through Intl.DateTimeFormat. Both ask the
+// same ICU zone rules, but a DateTimeFormat also loads ICU's locale and calendar data: ~8 MB of
+// resident memory that a gateway whose clocks keep the box's time (nearly all) never needs.
 
 /** A local wall-clock time as a device prints it. Months and days are 1-based. */
 export interface LocalFields {
@@ -14,10 +20,13 @@ export interface LocalFields {
   s: number;
 }
 
-/** The box's IANA zone (TZ environment variable or /etc/localtime). */
+/** The box's IANA zone name (TZ environment variable or /etc/localtime). Loads ICU's locale data. */
 export function boxTimeZone(): string {
   return new Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
+
+/** An IANA zone name, or undefined for the box's own zone. */
+export type Zone = string | undefined;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
@@ -40,8 +49,12 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-/** Throws a RangeError naming the zone when it is not a known IANA zone; returns it otherwise. */
-export function assertTimeZone(timeZone: string): string {
+/**
+ * Throws a RangeError naming the zone when it is not a known IANA zone; returns it otherwise.
+ * The box's own zone (undefined) is always known.
+ */
+export function assertTimeZone<Z extends Zone>(timeZone: Z): Z {
+  if (timeZone === undefined) return timeZone;
   try {
     formatterFor(timeZone);
   } catch {
@@ -51,7 +64,11 @@ export function assertTimeZone(timeZone: string): string {
 }
 
 /** Wall-clock fields of an instant (whole seconds) in a zone. */
-function wallFieldsAt(epochMs: number, timeZone: string): LocalFields {
+function wallFieldsAt(epochMs: number, timeZone: Zone): LocalFields {
+  if (timeZone === undefined) {
+    const d = new Date(epochMs);
+    return { y: d.getFullYear(), mo: d.getMonth() + 1, d: d.getDate(), h: d.getHours(), mi: d.getMinutes(), s: d.getSeconds() };
+  }
   const out: Record<string, number> = {};
   let bc = false;
   for (const part of formatterFor(timeZone).formatToParts(new Date(epochMs))) {
@@ -67,7 +84,7 @@ function wallFieldsAt(epochMs: number, timeZone: string): LocalFields {
  * Wall-clock fields of an instant in `timeZone` (default: the box's), whole seconds (milliseconds
  * are dropped, not rounded). What a terminal should show at that instant, e.g. to set its clock.
  */
-export function fieldsInZone(date: Date, timeZone: string = boxTimeZone()): LocalFields {
+export function fieldsInZone(date: Date, timeZone?: string): LocalFields {
   const ms = date.getTime();
   if (!Number.isFinite(ms)) throw new RangeError('invalid Date');
   assertTimeZone(timeZone);
@@ -83,7 +100,7 @@ function fieldsAsUtcMs(f: LocalFields): number {
 }
 
 /** Offset of the zone from UTC at an instant, in ms (east positive). */
-export function offsetMsAt(epochMs: number, timeZone: string): number {
+export function offsetMsAt(epochMs: number, timeZone: Zone): number {
   const whole = Math.floor(epochMs / 1000) * 1000;
   return fieldsAsUtcMs(wallFieldsAt(whole, timeZone)) - whole;
 }
@@ -121,7 +138,7 @@ export function invalidLocalFieldsReason(f: LocalFields): string | null {
  * 02:30 on the Berlin spring-forward day becomes 03:30+02:00 — the same instant a clock that
  * ignores DST meant.
  */
-function resolveLocal(fields: LocalFields, timeZone: string): { ms: number; offsetMs: number } {
+function resolveLocal(fields: LocalFields, timeZone: Zone): { ms: number; offsetMs: number } {
   const reason = invalidLocalFieldsReason(fields);
   if (reason) throw new RangeError(reason);
   assertTimeZone(timeZone);
@@ -130,7 +147,7 @@ function resolveLocal(fields: LocalFields, timeZone: string): { ms: number; offs
   // Offsets a day either side bracket at most one transition (zones change at most twice a year).
   const before = offsetMsAt(local - day, timeZone);
   const after = offsetMsAt(local + day, timeZone);
-  // Common case, no transition near: one offset fits (two Intl look-ups per time in all).
+  // Common case, no transition near: one offset fits (two zone look-ups per time in all).
   if (before === after) return { ms: local - before, offsetMs: before };
   const isValid = (t: number): boolean => offsetMsAt(t, timeZone) === local - t;
   const candidates = [local - before, local - after].filter(isValid).sort((a, b) => a - b);
@@ -143,7 +160,7 @@ function resolveLocal(fields: LocalFields, timeZone: string): { ms: number; offs
  * A wall-clock time in `timeZone` (default: the box's) as ISO-8601 with the offset in force then,
  * e.g. 2026-12-04T08:30:15+01:00. Rules (DST, impossible dates) as for `localToDate`.
  */
-export function localToIso(fields: LocalFields, timeZone: string = boxTimeZone()): string {
+export function localToIso(fields: LocalFields, timeZone?: string): string {
   const { ms, offsetMs } = resolveLocal(fields, timeZone);
   return formatIso(ms, offsetMs);
 }
@@ -153,7 +170,7 @@ export function localToIso(fields: LocalFields, timeZone: string = boxTimeZone()
  * Throws a RangeError for impossible dates (2026-02-30, 25:00) and unknown zones. A repeated hour
  * (autumn) means its first occurrence; a time in the skipped hour (spring) moves forward by the gap.
  */
-export function localToDate(fields: LocalFields, timeZone: string = boxTimeZone()): Date {
+export function localToDate(fields: LocalFields, timeZone?: string): Date {
   return new Date(resolveLocal(fields, timeZone).ms);
 }
 
@@ -171,7 +188,7 @@ export function formatLocal(f: LocalFields): string {
  * offset has seconds (local mean time before ~1900), the UTC form +00:00 is returned, because an
  * ISO offset cannot carry seconds and a rounded one would name a different instant.
  */
-export function isoInZone(date: Date, timeZone: string = boxTimeZone()): string {
+export function isoInZone(date: Date, timeZone?: string): string {
   const ms = date.getTime();
   if (!Number.isFinite(ms)) throw new RangeError('invalid Date');
   assertTimeZone(timeZone);

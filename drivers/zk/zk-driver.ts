@@ -13,7 +13,7 @@ import { silentLogger, type DriverLogger } from '../logger.js';
 import { ZkClient, type ZkRealtimeEvent, type ZkTransport } from './zk-client.js';
 import { EF } from './packet.js';
 import { decodeRealtimeAttlog, isValidLocal, verifyFromZk, type AttRecord } from './attlog.js';
-import { assertTimeZone, boxTimeZone, fieldsInZone, formatLocal, localToDate, localToIso } from '../time/zoned-time.js';
+import { assertTimeZone, fieldsInZone, formatLocal, localToDate, localToIso, type Zone } from '../time/zoned-time.js';
 import { ZkConnectionError, ZkTimeoutError } from './errors.js';
 
 export interface ZkDriverOptions {
@@ -61,7 +61,8 @@ export class ZkDriver extends EventEmitter<ClockEvents> implements ClockDriver {
   private readonly sink: PunchSink;
   private readonly log: DriverLogger;
   private readonly opts: ZkDriverOptions;
-  private readonly timeZone: string;
+  /** The configured zone, or undefined for the box's. */
+  private readonly timeZone: Zone;
   private stopped = false;
   private client: ZkClient | null = null;
   private loopDone: Promise<void> | null = null;
@@ -79,8 +80,7 @@ export class ZkDriver extends EventEmitter<ClockEvents> implements ClockDriver {
     this.sink = sink;
     this.opts = opts;
     this.log = opts.logger ?? silentLogger;
-    this.timeZone = cfg.timezone ?? boxTimeZone();
-    assertTimeZone(this.timeZone);
+    this.timeZone = assertTimeZone(cfg.timezone);
     this.identity = `${cfg.host}:${cfg.port}`;
     this.st = {
       id: cfg.id,

@@ -4,11 +4,13 @@
 //  (b) backlog drain: 100,000 pending punches through Uplink to a spawned broker, a center
 //      subscriber acking every batch, until all are settled in SQLite; vs raw mqtt.js QoS 1
 //      publishing the very same batch payload bytes to the same subscriber (until all PUBACKs).
+//      The drain runs in its own process with the production node flags (drain-gateway.ts);
+//      the raw client runs here, on Node's defaults: the baseline is not handicapped by them.
 // Run alone: `npx tsx test/bench/sync-bench.ts` (npm run bench runs it through test/bench/run.ts).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { spawn } from 'node:child_process';
@@ -20,11 +22,10 @@ import { which } from '../helpers/which.js';
 import { openDatabase, closeDatabase } from '../../sync/store/database.js';
 import { PunchStore } from '../../sync/store/punch-store.js';
 import { Outbox } from '../../sync/outbox/outbox.js';
-import { MqttLink } from '../../sync/mqtt/link.js';
 import { makeTopics } from '../../sync/mqtt/topics.js';
-import { Uplink, batchMessage } from '../../sync/uplink/uplink.js';
-import type { NewPunch } from '../../sync/types.js';
 import { configSchema } from '../../config/schema.js';
+import { NODE_FLAGS } from '../../gateway/launch.js';
+import { benchPunch, readMessages, type DrainRun } from './drain-gateway.js';
 
 export interface SyncBenchOptions {
   /** Wall time for each ingest run (ms). */
@@ -35,15 +36,6 @@ export interface SyncBenchOptions {
   maxInflightBatches?: number;
   /** Drain/raw pairs per broker setting (the median ratio is reported). */
   pairs?: number;
-}
-
-function benchPunch(i: number): NewPunch {
-  const time = new Date(Date.UTC(2026, 11, 4, 8) + i * 1000).toISOString().replace('Z', '+00:00');
-  const user = String(1000 + (i % 400));
-  return {
-    clock: `clock-${i % 4}`, user, verify: 'fingerprint', time, receivedAt: time, clockSynced: true,
-    monoNs: 5_000_000_000n + BigInt(i) * 1_000_000n, bootId: '3b9f0c7e-5a61-4f0e-9c55-2f1d1f0a7b11', raw: `${user},${time},1`,
-  };
 }
 
 /**
@@ -139,17 +131,15 @@ for await (const line of createInterface({ input: process.stdin })) {
 }
 `;
 
-interface Center {
+/** A helper process spoken to one command per line on stdin, answering one line per reply. */
+interface LineProcess {
   send(cmd: string): void;
   waitLine(prefix: string): Promise<string>;
   stop(): Promise<void>;
 }
 
-async function startCenterProcess(url: string, dataTopic: string, ackTopic: string): Promise<Center> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', CENTER_SRC, url, dataTopic, ackTopic], {
-    cwd: process.cwd(),
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+async function startLineProcess(args: string[], name: string): Promise<LineProcess> {
+  const child = spawn(process.execPath, args, { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'inherit'] });
   const lines: string[] = [];
   const waiters: { prefix: string; resolve: (l: string) => void }[] = [];
   let buf = '';
@@ -164,26 +154,40 @@ async function startCenterProcess(url: string, dataTopic: string, ackTopic: stri
       else lines.push(line);
     }
   });
-  const center: Center = {
+  const proc: LineProcess = {
     send: (cmd) => child.stdin!.write(`${cmd}\n`),
     waitLine: (prefix) =>
       new Promise((resolve, reject) => {
         const i = lines.findIndex((l) => l.startsWith(prefix));
         if (i >= 0) return resolve(lines.splice(i, 1)[0]);
-        const t = setTimeout(() => reject(new Error(`bench center: no "${prefix}"`)), 120_000);
+        const t = setTimeout(() => reject(new Error(`${name}: no "${prefix}"`)), 120_000);
         waiters.push({ prefix, resolve: (l) => (clearTimeout(t), resolve(l)) });
       }),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
         child.once('exit', () => resolve());
-        center.send('quit');
+        proc.send('quit');
         setTimeout(() => child.kill('SIGKILL'), 5000).unref();
       }),
   };
-  await center.waitLine('ready');
-  return center;
+  child.once('exit', (code) => {
+    for (const w of waiters.splice(0)) w.resolve(`exited ${code}`);
+  });
+  const ready = await proc.waitLine('ready');
+  if (ready !== 'ready') throw new Error(`${name} did not start (${ready})`);
+  return proc;
 }
+
+const startCenterProcess = (url: string, dataTopic: string, ackTopic: string) =>
+  startLineProcess(['--input-type=module', '-e', CENTER_SRC, url, dataTopic, ackTopic], 'bench center');
+
+/** The drain side, on the node flags the systemd unit runs the gateway with. */
+const startDrainGateway = (dbFile: string, url: string, records: number, batchMax: number, inflight: number) =>
+  startLineProcess(
+    [...NODE_FLAGS, fileURLToPath(new URL('./drain-gateway.js', import.meta.url)), dbFile, url, String(records), String(batchMax), String(inflight)],
+    'drain gateway',
+  );
 
 interface DrainResult {
   /** Median over the pairs (each drain is paired with a raw run right after it). */
@@ -216,55 +220,25 @@ const median = (xs: number[]) => {
 async function drain(dir: string, records: number, batchMax: number, maxInflightBatches: number, tcpNoDelay: boolean, pairs: number): Promise<DrainResult> {
   const broker = await startMosquitto(dir, tcpNoDelay);
   const topics = makeTopics('tpgw', 'BENCH');
-  const db = openDatabase(join(dir, `drain-${tcpNoDelay}.db`));
-  const outbox = new Outbox(db);
-  const store = new PunchStore(db, 'BENCH', outbox);
-  db.transaction(() => {
-    for (let i = 0; i < records; i++) store.append(benchPunch(i));
-  })();
-  // The backlog built up over time in reality, with checkpoints along the way: fold the WAL of
-  // this bulk fill into the file now so its checkpoint is not billed to the drain.
-  db.pragma('wal_checkpoint(TRUNCATE)');
   const center = await startCenterProcess(broker.url, topics.stream('attendance'), topics.ack('attendance'));
-
-  const link = new MqttLink({
-    url: broker.url, clientId: 'tpgw-BENCH', rejectUnauthorized: true, keepalive: 30, protocolVersion: 5,
-    reconnectMinMs: 100, reconnectMaxMs: 1000, topics, statusOnline: () => ({ version: 'bench', startedAt: new Date().toISOString() }),
-  });
-  const connected = new Promise<void>((r) => link.once('connected', () => r()));
-  link.start();
-  await connected;
-
-  // The exact bytes a drain sends, rebuilt from the batches recorded in SQLite.
-  const sentBytes = (): Buffer[] => {
-    const batches = db.prepare("SELECT batch, first_seq AS f, last_seq AS l FROM outbox_batches WHERE stream = 'attendance' ORDER BY first_seq").all() as { batch: string; f: number; l: number }[];
-    const body = db.prepare("SELECT CAST(group_concat(payload, ',' ORDER BY seq) AS BLOB) FROM outbox_attendance WHERE seq BETWEEN ? AND ?").pluck();
-    return batches.map((b) => batchMessage(b.batch, body.get(b.f, b.l) as Buffer));
-  };
+  const gateway = await startDrainGateway(join(dir, `drain-${tcpNoDelay}.db`), broker.url, records, batchMax, maxInflightBatches);
 
   const runs: { drainMs: number; cpuMs: number; rawPubackMs: number; rawDeliveredMs: number }[] = [];
   let messages: Buffer[] = [];
-  let st = outbox.stats('attendance');
+  let pendingLeft = 0;
   for (let pair = 0; pair < pairs; pair++) {
-    if (pair > 0) outbox.resendFrom('attendance', 1);
     center.send('ack on');
-    const uplink = new Uplink({ stream: 'attendance', outbox, link, topics, batchMax, lingerMs: 20, maxInflightBatches, ackTimeoutMs: 60_000 });
-    let settled = 0;
-    const done = new Promise<void>((resolve) =>
-      uplink.on('settled', (_b, n) => {
-        settled += n;
-        if (settled >= records) resolve();
-      }),
-    );
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    uplink.start();
-    await done;
-    const drainMs = performance.now() - t0;
-    const cpu = process.cpuUsage(cpu0);
-    await uplink.stop();
-    st = outbox.stats('attendance');
-    if (pair === 0) messages = sentBytes();
+    gateway.send('drain');
+    const reply = await gateway.waitLine('drained');
+    if (!reply.startsWith('drained {')) throw new Error(`drain gateway: ${reply}`);
+    const run = JSON.parse(reply.slice('drained '.length)) as DrainRun;
+    pendingLeft = run.pendingLeft;
+    if (pair === 0) {
+      const file = join(dir, 'messages.bin');
+      gateway.send(`messages ${file}`);
+      await gateway.waitLine('messages');
+      messages = readMessages(readFileSync(file));
+    }
 
     // Raw: the same bytes, QoS 1, one mqtt.js client speaking the gateway's protocol (MQTT 5),
     // no application acks, no SQLite. Timed to the last PUBACK (what "publishing" costs) and to
@@ -281,11 +255,10 @@ async function drain(dir: string, records: number, batchMax: number, maxInflight
     await delivered;
     const rawDeliveredMs = performance.now() - t1;
     await raw.endAsync();
-    runs.push({ drainMs, cpuMs: (cpu.user + cpu.system) / 1000, rawPubackMs, rawDeliveredMs });
-    if (process.env.BENCH_DEBUG) console.error({ tcpNoDelay, pair, ...runs[pair], ratio: rawPubackMs / drainMs });
+    runs.push({ drainMs: run.drainMs, cpuMs: run.cpuMs, rawPubackMs, rawDeliveredMs });
+    if (process.env.BENCH_DEBUG) console.error({ tcpNoDelay, pair, ...runs[pair], ratio: rawPubackMs / run.drainMs });
   }
-  await link.stop();
-  closeDatabase(db);
+  await gateway.stop();
   await center.stop();
   await broker.stop();
   const ratios = runs.map((r) => r.rawPubackMs / r.drainMs);
@@ -300,7 +273,7 @@ async function drain(dir: string, records: number, batchMax: number, maxInflight
     ratioMax: Math.max(...ratios),
     bytes: messages.reduce((n, m) => n + m.length, 0),
     batches: messages.length,
-    pendingLeft: st.pending + st.inflight,
+    pendingLeft,
     broker: broker.kind,
   };
 }
@@ -323,6 +296,7 @@ export async function benchSync(opts: SyncBenchOptions = {}): Promise<Record<str
     return {
       ...a,
       drainBroker: `${tuned.broker} (set_tcp_nodelay true)`,
+      drainNodeFlags: NODE_FLAGS.join(' '),
       drainRecords: records,
       drainBatchMax: batchMax,
       drainMaxInflightBatches: inflight,

@@ -116,6 +116,53 @@ t.test('the default zone is the box zone'
 
 const zones = ['Europe/Berlin', 'Asia/Shanghai', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kolkata', 'UTC', 'Pacific/Chatham'];
 
+/** Runs `fn` with the box's zone set to `zone` (Node re-reads TZ when it is assigned). */
+function withBoxZone<T>(zone: string, fn: () => T): T {
+  const saved = process.env.TZ;
+  process.env.TZ = zone;
+  try {
+    return fn();
+  } finally {
+    if (saved === undefined) delete process.env.TZ;
+    else process.env.TZ = saved;
+  }
+}
+
+// The box's zone is read through Date's local time, a named zone through Intl: they must agree.
+t.test('the box zone (no name) gives what naming the same zone gives, DST days included', async (t) => {
+  withBoxZone('Europe/Berlin', () => {
+    t.equal(boxTimeZone(), 'Europe/Berlin');
+    t.equal(localToIso(at(2026, 3, 29, 2, 30, 0)), '2026-03-29T03:30:00+02:00', 'a time in the spring gap moves forward');
+    t.equal(localToIso(at(2026, 10, 25, 2, 30, 0)), '2026-10-25T02:30:00+02:00', 'a repeated autumn time is its first occurrence');
+    t.equal(isoInZone(new Date('2026-10-25T01:30:00Z')), '2026-10-25T02:30:00+01:00', 'the second occurrence keeps its offset');
+    t.same(fieldsInZone(new Date('2026-12-04T07:30:15.900Z')), at(2026, 12, 4, 8, 30, 15));
+    t.equal(offsetMsAt(Date.UTC(2026, 6, 1), undefined), 7_200_000);
+  });
+  for (const zone of zones) {
+    withBoxZone(zone, () =>
+      fc.assert(
+        fc.property(
+          fc.integer({ min: Date.UTC(1971, 0, 1), max: Date.UTC(2037, 11, 31) }),
+          fc.record({
+            y: fc.integer({ min: 1971, max: 2037 }),
+            mo: fc.integer({ min: 1, max: 12 }),
+            d: fc.integer({ min: 1, max: 28 }),
+            h: fc.integer({ min: 0, max: 23 }),
+            mi: fc.integer({ min: 0, max: 59 }),
+            s: fc.integer({ min: 0, max: 59 }),
+          }),
+          (ms, f) =>
+            isoInZone(new Date(ms)) === isoInZone(new Date(ms), zone) &&
+            localToIso(f) === localToIso(f, zone) &&
+            localToDate(f).getTime() === localToDate(f, zone).getTime(),
+        ),
+        { numRuns: 300 },
+      ),
+    );
+    t.pass(`${zone}: box zone and named zone agree`);
+  }
+});
+
 t.test('property: isoInZone names the same instant, in every zone', async (t) => {
   fc.assert(
     fc.property(fc.integer({ min: Date.UTC(1971, 0, 1), max: Date.UTC(2037, 11, 31) }), fc.constantFrom(...zones), (ms, zone) => {
