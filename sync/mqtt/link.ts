@@ -22,8 +22,8 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
+import { createMqttClient } from './client-factory.js';
 import type { LinkStatus } from '../types.js';
 import { silentLogger, type SyncLogger } from '../logger.js';
 import { backoffDelay } from './backoff.js';
@@ -188,7 +188,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     this.attempts++;
     const o = this.opts;
     const will = JSON.stringify(this.offlinePayload('connection lost'));
-    const client = mqtt.connect(o.url, {
+    const client = createMqttClient(o.url, {
       clientId: o.clientId,
       username: o.username,
       password: o.password,
@@ -216,7 +216,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     client.on('message', (topic, payload) => this.emit('message', topic, payload));
     let lastSeen: Error | null = null;
     client.on('error', (err) => {
-      // mqtt.js reports a TLS failure twice (its TLS wrapper and its stream handler): log it once.
+      // mqtt.js can report one failure twice (for wss://, its TLS wrapper and its stream handler): log it once.
       if (err === lastSeen) return;
       lastSeen = err;
       this.lastError = describeError(err);

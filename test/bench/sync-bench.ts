@@ -183,11 +183,13 @@ const startCenterProcess = (url: string, dataTopic: string, ackTopic: string) =>
   startLineProcess(['--input-type=module', '-e', CENTER_SRC, url, dataTopic, ackTopic], 'bench center');
 
 /** The drain side, on the node flags the systemd unit runs the gateway with. */
-const startDrainGateway = (dbFile: string, url: string, records: number, batchMax: number, inflight: number) =>
-  startLineProcess(
-    [...NODE_FLAGS, fileURLToPath(new URL('./drain-gateway.js', import.meta.url)), dbFile, url, String(records), String(batchMax), String(inflight)],
-    'drain gateway',
-  );
+function startDrainGateway(dbFile: string, url: string, records: number, batchMax: number, inflight: number): Promise<LineProcess> {
+  // Compiled (npm run bench) the sibling is .js; run through tsx it is .ts and needs tsx too.
+  const script = fileURLToPath(import.meta.url).endsWith('.ts')
+    ? ['--import=tsx', fileURLToPath(new URL('./drain-gateway.ts', import.meta.url))]
+    : [fileURLToPath(new URL('./drain-gateway.js', import.meta.url))];
+  return startLineProcess([...NODE_FLAGS, ...script, dbFile, url, String(records), String(batchMax), String(inflight)], 'drain gateway');
+}
 
 interface DrainResult {
   /** Median over the pairs (each drain is paired with a raw run right after it). */

@@ -1,7 +1,7 @@
 // A test training center: subscribes to a gateway's uplink stream, records every record it
 // receives (with duplicates, so tests can check dedupe and order) and acks batches unless told
 // not to (an outage).
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
 export interface ReceivedRecord {
   id: string;
@@ -22,10 +22,12 @@ export class TestCenter {
     private readonly gateway: string,
     private readonly stream = 'attendance',
     private readonly prefix = 'tpgw',
+    /** Extra mqtt.js options, e.g. the CA and client certificate for a TLS broker. */
+    private readonly connectOptions: IClientOptions = {},
   ) {}
 
   async start(): Promise<void> {
-    this.client = await mqtt.connectAsync(this.url, { clientId: `center-${this.stream}-${process.pid}-${Math.random()}`, clean: true });
+    this.client = await mqtt.connectAsync(this.url, { ...this.connectOptions, clientId: `center-${this.stream}-${process.pid}-${Math.random()}`, clean: true });
     const topic = `${this.prefix}/${this.gateway}/${this.stream}`;
     this.client.on('message', (t, payload) => {
       if (t === `${this.prefix}/${this.gateway}/status`) {
