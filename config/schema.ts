@@ -20,6 +20,8 @@ const mqttSchema = z
     ca: z.string().optional(),
     cert: z.string().optional(),
     key: z.string().optional(),
+    /** Passphrase of an encrypted `key`; the key is decrypted once at start. */
+    keyPassphrase: z.string().optional(),
     rejectUnauthorized: z.boolean().default(true),
     topicPrefix: z.string().regex(/^[^#+]+$/, 'must not contain MQTT wildcards').default('tpgw'),
     keepalive: z.number().int().nonnegative().default(30),

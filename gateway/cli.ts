@@ -118,7 +118,7 @@ export function buildCli(): Command {
       // Files the configuration names must also be usable (the unit runs this before start).
       try {
         const m = loaded.config.center.mqtt;
-        loadTlsFiles({ caFile: m.ca, certFile: m.cert, keyFile: m.key });
+        loadTlsFiles({ caFile: m.ca, certFile: m.cert, keyFile: m.key, keyPassphrase: m.keyPassphrase });
       } catch (err) {
         if (!(err instanceof TlsConfigError)) throw err;
         process.stderr.write(`${err.message}\n`);

@@ -94,6 +94,7 @@ export class Gateway {
       caFile: m.ca,
       certFile: m.cert,
       keyFile: m.key,
+      keyPassphrase: m.keyPassphrase,
       rejectUnauthorized: m.rejectUnauthorized,
       keepalive: m.keepalive,
       protocolVersion: m.protocolVersion,

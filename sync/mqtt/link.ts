@@ -21,7 +21,7 @@
 //   nothing. A key is only ever named by its path; PEM text is never echoed.
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { createMqttClient } from './client-factory.js';
 import type { LinkStatus } from '../types.js';
@@ -37,11 +37,13 @@ export interface MqttLinkOptions {
   /**
    * PEM file paths (center.mqtt.ca/cert/key), used by mqtts:// and wss:// URLs. `caFile`
    * replaces the system CAs (it may hold several certificates); `certFile` + `keyFile` (set
-   * together, key unencrypted) are the client certificate for mutual TLS.
+   * together) are the client certificate for mutual TLS; `keyPassphrase` decrypts an encrypted
+   * key (center.mqtt.keyPassphrase).
    */
   caFile?: string;
   certFile?: string;
   keyFile?: string;
+  keyPassphrase?: string;
   /** false accepts any server certificate (testing only): TLS then encrypts but proves nothing. */
   rejectUnauthorized: boolean;
   /** Seconds. */
@@ -307,7 +309,7 @@ const CONFIG_KEY = { caFile: 'center.mqtt.ca', certFile: 'center.mqtt.cert', key
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 /** Reads and checks the TLS files; throws TlsConfigError naming the config key. */
-export function loadTlsFiles(opts: Pick<MqttLinkOptions, 'caFile' | 'certFile' | 'keyFile'>): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+export function loadTlsFiles(opts: Pick<MqttLinkOptions, 'caFile' | 'certFile' | 'keyFile' | 'keyPassphrase'>): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
   if (Boolean(opts.certFile) !== Boolean(opts.keyFile)) {
     const [set, missing] = opts.certFile ? ['cert', 'key'] : ['key', 'cert'];
     throw new TlsConfigError(`center.mqtt.${missing}`, `required when center.mqtt.${set} is set (a client certificate needs its private key)`);
@@ -320,19 +322,31 @@ export function loadTlsFiles(opts: Pick<MqttLinkOptions, 'caFile' | 'certFile' |
   if (opts.certFile && opts.keyFile) {
     out.cert = readTlsFile('certFile', opts.certFile);
     const [leaf] = certificates('certFile', opts.certFile, out.cert);
-    out.key = readTlsFile('keyFile', opts.keyFile);
-    let key;
-    try {
-      key = createPrivateKey(out.key);
-    } catch {
-      // The reason from OpenSSL ("unsupported", "bad decrypt") helps nobody; what is wanted is.
-      throw new TlsConfigError(CONFIG_KEY.keyFile, `${opts.keyFile} is not an unencrypted PEM private key (a passphrase-protected key is not supported)`);
-    }
+    const pem = readTlsFile('keyFile', opts.keyFile);
+    const key = privateKey(opts.keyFile, pem, opts.keyPassphrase);
     if (!leaf.checkPrivateKey(key)) {
       throw new TlsConfigError(CONFIG_KEY.keyFile, `${opts.keyFile} is not the private key of the certificate in ${opts.certFile}`);
     }
+    // An encrypted key is handed to TLS decrypted, so the passphrase is not needed again.
+    out.key = opts.keyPassphrase === undefined ? pem : Buffer.from(key.export({ type: 'pkcs8', format: 'pem' }));
   }
   return out;
+}
+
+/** The private key in a PEM file, decrypted with `passphrase` when it is encrypted. */
+function privateKey(path: string, pem: Buffer, passphrase: string | undefined): KeyObject {
+  // PKCS#8 ("BEGIN ENCRYPTED PRIVATE KEY") and traditional ("Proc-Type: 4,ENCRYPTED") both say so.
+  const encrypted = /ENCRYPTED/.test(pem.toString('latin1'));
+  if (encrypted && passphrase === undefined) {
+    throw new TlsConfigError('center.mqtt.keyPassphrase', `required: ${path} is an encrypted private key`);
+  }
+  try {
+    return createPrivateKey(passphrase === undefined ? pem : { key: pem, passphrase });
+  } catch {
+    // The reason from OpenSSL ("unsupported", "bad decrypt") helps nobody; what is wanted is.
+    if (encrypted) throw new TlsConfigError('center.mqtt.keyPassphrase', `does not decrypt ${path}`);
+    throw new TlsConfigError(CONFIG_KEY.keyFile, `${path} is not a PEM private key`);
+  }
 }
 
 function readTlsFile(opt: keyof typeof CONFIG_KEY, path: string): Buffer {

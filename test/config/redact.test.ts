@@ -21,6 +21,10 @@ t.test('passwords, tokens and keys are replaced, everything else kept', async (t
   const text = JSON.stringify(red);
   for (const secret of ['change-me', 'replace-with-a-long-random-token', 'camera-password', '00000000']) t.notMatch(text, secret);
   t.equal((r.config.center.mqtt as { password?: string }).password, 'change-me', 'the original is not modified');
+
+  const withKey = redactConfig({ ...r.config, center: { ...r.config.center, mqtt: { ...r.config.center.mqtt, keyPassphrase: 'pass-phrase-7' } } }) as any;
+  t.equal(withKey.center.mqtt.keyPassphrase, '***', 'the TLS key passphrase');
+  t.notMatch(JSON.stringify(withKey), 'pass-phrase-7');
 });
 
 t.test('URL credentials and secret query parameters', async (t) => {

@@ -4,6 +4,7 @@
 // /api/status and through the sync/status request, which also travels over TLS).
 import t from 'tap';
 import mqtt from 'mqtt';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { startTlsBroker, tlsBrokerMissing } from '../helpers/broker.js';
 import { makeTlsMaterial, opensslMissing } from '../helpers/tls-certs.js';
 import { ptyPair, socatMissing } from '../helpers/pty.js';
 import { freePort } from '../helpers/free-port.js';
+import { which } from '../helpers/which.js';
 import { spawnGateway, stopGateway, waitHealthy, writeConfig } from '../helpers/gateway-process.js';
 
 const TOKEN = 'e2e-tls-token';
@@ -149,4 +151,29 @@ t.test('tpgw run with a missing CA file: a start error naming center.mqtt.ca, no
   const check = spawnGateway(['config', 'check', configFile]);
   t.equal((await check.exited).code, 2);
   t.match(check.output(), /center\.mqtt\.ca: cannot read/);
+});
+
+t.test('tpgw config check with an encrypted client key: needs center.mqtt.keyPassphrase, and the right one', { skip: opensslMissing(), timeout: 60_000 }, async (t) => {
+  const tls = await makeTlsMaterial({ clientName: `tpgw-${GW}` });
+  t.teardown(() => tls.cleanup());
+  const keyFile = join(tls.dir, 'client.enc.key');
+  execFileSync(which('openssl')!, ['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-in', tls.clientKey, '-out', keyFile, '-passout', 'pass:s3cret-phrase'], { stdio: 'ignore' });
+  const check = async (keyPassphrase?: string) => {
+    const configFile = writeConfig(tls.dir, {
+      gateway: { id: GW, dataDir: join(tls.dir, 'data') },
+      center: { mqtt: { url: 'mqtts://127.0.0.1:8883', ca: tls.caCert, cert: tls.clientCert, key: keyFile, ...(keyPassphrase ? { keyPassphrase } : {}) } },
+    });
+    const gw = spawnGateway(['config', 'check', configFile]);
+    return { code: (await gw.exited).code, output: gw.output() };
+  };
+  const none = await check();
+  t.equal(none.code, 2, 'no passphrase: a configuration error');
+  t.match(none.output, /center\.mqtt\.keyPassphrase: required: .*client\.enc\.key is an encrypted private key/);
+  const wrong = await check('not-it');
+  t.equal(wrong.code, 2, 'the wrong passphrase: a configuration error');
+  t.match(wrong.output, /center\.mqtt\.keyPassphrase: does not decrypt/);
+  t.notMatch(wrong.output, /not-it/, 'the passphrase is not echoed');
+  const right = await check('s3cret-phrase');
+  t.equal(right.code, 0, 'the right passphrase: the configuration is usable');
+  t.notMatch(right.output, /s3cret-phrase/, 'and not printed');
 });

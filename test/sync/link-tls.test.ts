@@ -4,6 +4,7 @@
 // backoff without crashing or logging secrets, and the TLS file checks done at construction.
 import t, { type Test } from 'tap';
 import mqtt, { type MqttClient } from 'mqtt';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { startTlsBroker, tlsBrokerMissing, type TestTlsBroker } from '../helpers
 import { makeTlsMaterial, opensslMissing, type TlsMaterial } from '../helpers/tls-certs.js';
 import { MqttLink, TlsConfigError, type MqttLinkOptions } from '../../sync/mqtt/link.js';
 import type { SyncLogger } from '../../sync/logger.js';
+import { which } from '../helpers/which.js';
 import { waitFor } from './center.js';
 import { linkOpts, topics } from './link-options.js';
 
@@ -197,6 +199,37 @@ t.test('wrong CA: certificate verification refuses the broker, the error is repo
   t.equal(linkSocket(lax)?.authorized, false, 'encrypted but not authenticated');
 });
 
+/** The client key encrypted by openssl: PKCS#8 ("BEGIN ENCRYPTED PRIVATE KEY") or traditional EC ("Proc-Type: 4,ENCRYPTED"). */
+function encryptedClientKey(format: 'pkcs8' | 'traditional', passphrase: string): string {
+  const out = join(tls().dir, `client-${format}.enc.key`);
+  const args =
+    format === 'pkcs8'
+      ? ['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-in', tls().clientKey, '-out', out, '-passout', `pass:${passphrase}`]
+      : ['ec', '-aes256', '-in', tls().clientKey, '-out', out, '-passout', `pass:${passphrase}`];
+  execFileSync(which('openssl')!, args, { stdio: 'ignore' });
+  return out;
+}
+
+const PASSPHRASE = 'correct horse battery staple';
+
+for (const format of ['pkcs8', 'traditional'] as const) {
+  t.test(`mutual TLS with an encrypted client key (${format}) and center.mqtt.keyPassphrase`, { skip: noBroker }, async (t) => {
+    const keyFile = encryptedClientKey(format, PASSPHRASE);
+    t.match(readFileSync(keyFile, 'latin1'), /ENCRYPTED/, 'the key file is encrypted');
+    const broker = await tlsBroker(t, { mutual: true });
+    const ctr = await center(broker.url, { protocolVersion: 5, clientCert: true });
+    t.teardown(() => ctr.stop());
+    const { logger, lines } = captureLogger();
+    const link = new MqttLink(linkOpts(broker.url, { caFile: tls().caCert, certFile: tls().clientCert, keyFile, keyPassphrase: PASSPHRASE, logger }));
+    t.teardown(() => link.stop());
+    link.subscribe(topics.ack('attendance'));
+    link.start();
+    await waitFor(() => link.isConnected(), 'connected with the decrypted client key');
+    await roundTrip(t, link, ctr, `enc-${format}`);
+    t.notMatch(JSON.stringify({ lines, status: link.status() }), PASSPHRASE, 'the passphrase is in no log line and not in the status');
+  });
+}
+
 t.test('TLS files are checked at construction: clear errors naming the config key', { skip: noOpenssl }, async (t) => {
   const url = 'mqtts://127.0.0.1:1';
   const fails = (over: Partial<MqttLinkOptions>, key: string, why: RegExp, what: string) => {
@@ -218,8 +251,11 @@ t.test('TLS files are checked at construction: clear errors naming the config ke
   fails({ keyFile: tls().clientKey }, 'center.mqtt.cert', /required when center\.mqtt\.key is set/, 'key without cert');
   fails({ certFile: join(dir, 'nope.pem'), keyFile: tls().clientKey }, 'center.mqtt.cert', /ENOENT/, 'missing cert file');
   fails({ certFile: tls().clientCert, keyFile: join(dir, 'nope.key') }, 'center.mqtt.key', /ENOENT/, 'missing key file');
-  fails({ certFile: tls().clientCert, keyFile: tls().clientCert }, 'center.mqtt.key', /not an unencrypted PEM private key/, 'the certificate given as the key');
+  fails({ certFile: tls().clientCert, keyFile: tls().clientCert }, 'center.mqtt.key', /not a PEM private key/, 'the certificate given as the key');
   fails({ certFile: tls().clientCert, keyFile: tls().serverKey }, 'center.mqtt.key', /not the private key of the certificate/, 'a key of another certificate');
+  const encrypted = encryptedClientKey('pkcs8', PASSPHRASE);
+  fails({ certFile: tls().clientCert, keyFile: encrypted }, 'center.mqtt.keyPassphrase', /required: .* is an encrypted private key/, 'an encrypted key, no passphrase');
+  fails({ certFile: tls().clientCert, keyFile: encrypted, keyPassphrase: 'wrong' }, 'center.mqtt.keyPassphrase', /does not decrypt/, 'the wrong passphrase');
   const pem = readFileSync(tls().clientKey, 'utf8');
   fails({ certFile: tls().clientCert, keyFile: pem }, 'center.mqtt.key', /must be the path of a PEM file, not PEM text/, 'PEM text where a path belongs');
 
