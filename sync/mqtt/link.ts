@@ -305,7 +305,7 @@ export class TlsConfigError extends Error {
   }
 }
 
-const CONFIG_KEY = { caFile: 'center.mqtt.ca', certFile: 'center.mqtt.cert', keyFile: 'center.mqtt.key' } as const;
+const CONFIG_KEY = { caFile: 'center.mqtt.ca', certFile: 'center.mqtt.cert', keyFile: 'center.mqtt.key', keyPassphrase: 'center.mqtt.keyPassphrase' } as const;
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 /** Reads and checks the TLS files; throws TlsConfigError naming the config key. */
@@ -338,18 +338,18 @@ function privateKey(path: string, pem: Buffer, passphrase: string | undefined): 
   // PKCS#8 ("BEGIN ENCRYPTED PRIVATE KEY") and traditional ("Proc-Type: 4,ENCRYPTED") both say so.
   const encrypted = /ENCRYPTED/.test(pem.toString('latin1'));
   if (encrypted && passphrase === undefined) {
-    throw new TlsConfigError('center.mqtt.keyPassphrase', `required: ${path} is an encrypted private key`);
+    throw new TlsConfigError(CONFIG_KEY.keyPassphrase, `required: ${path} is an encrypted private key`);
   }
   try {
     return createPrivateKey(passphrase === undefined ? pem : { key: pem, passphrase });
   } catch {
     // The reason from OpenSSL ("unsupported", "bad decrypt") helps nobody; what is wanted is.
-    if (encrypted) throw new TlsConfigError('center.mqtt.keyPassphrase', `does not decrypt ${path}`);
+    if (encrypted) throw new TlsConfigError(CONFIG_KEY.keyPassphrase, `does not decrypt ${path}`);
     throw new TlsConfigError(CONFIG_KEY.keyFile, `${path} is not a PEM private key`);
   }
 }
 
-function readTlsFile(opt: keyof typeof CONFIG_KEY, path: string): Buffer {
+function readTlsFile(opt: 'caFile' | 'certFile' | 'keyFile', path: string): Buffer {
   if (path.includes('-----BEGIN')) {
     // PEM pasted where a path belongs: saying so must not echo it (it may be a private key).
     throw new TlsConfigError(CONFIG_KEY[opt], 'must be the path of a PEM file, not PEM text');
