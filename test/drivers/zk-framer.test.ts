@@ -119,3 +119,36 @@ t.test('merged packets in one chunk and one byte at a time', async (t) => {
   t.equal(out[0].command, 1501);
   t.equal(h.stats.badFrames >= 1, true);
 });
+
+/** Everything a framer delivers for `stream`, fed whole and then one byte at a time. */
+function deliveredWholeAndBytewise(stream: Buffer): [Buffer[], Buffer[]] {
+  const whole = new TcpFramer().push(stream).map((p) => encodePacket(p));
+  const f = new TcpFramer();
+  const bytewise = [...stream].flatMap((byte) => f.push(Buffer.from([byte])).map((p) => encodePacket(p)));
+  return [whole, bytewise];
+}
+
+t.test('a packet cut short that borrows its successor\'s first byte does not swallow the successor', async (t) => {
+  // Found by the property above (seed 2018040022): data ending in 0x50, cut by one byte, is
+  // completed by the 0x50 that starts the next magic, and the checksum still holds.
+  const cut = encodePacket({ command: 0, sessionId: 0, replyId: 0, data: Buffer.from([0, 0, 0, 0x50]) });
+  const next = encodePacket({ command: 0, sessionId: 0, replyId: 0, data: Buffer.alloc(0) });
+  const last = encodePacket({ command: 2000, sessionId: 7, replyId: 9, data: Buffer.from('ok') });
+  const stream = Buffer.concat([frameTcp(cut).subarray(0, -1), frameTcp(next), frameTcp(last)]);
+  for (const got of deliveredWholeAndBytewise(stream)) {
+    t.same(got, [cut, next, last], 'the borrowed packet, its neighbour and the rest');
+  }
+});
+
+t.test('a framed packet inside another packet\'s data is data, not a packet', async (t) => {
+  const inner = frameTcp(encodePacket({ command: 1501, sessionId: 1, replyId: 5, data: Buffer.from('inner') }));
+  const outer = encodePacket({ command: 1501, sessionId: 1, replyId: 6, data: Buffer.concat([Buffer.from('xy'), inner, Buffer.from('z')]) });
+  const after = encodePacket({ command: 2000, sessionId: 1, replyId: 7, data: Buffer.alloc(0) });
+  // In step after the outer packet, and out of step after it (garbage follows), the embedded
+  // packet is never delivered.
+  for (const tail of [Buffer.alloc(0), Buffer.from([1, 2, 3, 4, 5])]) {
+    for (const got of deliveredWholeAndBytewise(Buffer.concat([frameTcp(outer), tail, frameTcp(after)]))) {
+      t.same(got, [outer, after]);
+    }
+  }
+});
